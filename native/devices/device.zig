@@ -1,0 +1,90 @@
+//! What every emulated device shares: an interrupt line it drives, the machine-wide requests it
+//! can make (power off, reset), and where bytes it emits go.
+const std = @import("std");
+
+/// One interrupt line. The device drives the level; the VM forwards changes to KVM_IRQ_LINE.
+/// Edge-triggered ISA lines work by driving 1 then 0, which the in-kernel PIC/IOAPIC sees as an edge.
+pub const IrqLine = struct {
+    gsi: u32,
+    level: bool = false,
+    context: ?*anyopaque = null,
+    setFn: ?*const fn (context: ?*anyopaque, gsi: u32, level: bool) void = null,
+
+    pub fn set(self: *IrqLine, level: bool) void {
+        if (self.level == level) return;
+        self.level = level;
+        if (self.setFn) |f| f(self.context, self.gsi, level);
+    }
+
+    /// An edge: raise, then lower.
+    pub fn pulse(self: *IrqLine) void {
+        self.set(true);
+        self.set(false);
+    }
+};
+
+/// Machine-wide requests a device can make. The vCPU loop polls them after each exit it handles.
+pub const MachineRequests = struct {
+    /// Ordered by precedence: a power-off request is never downgraded to a reset.
+    pub const Request = enum(u32) { none = 0, reset = 1, power_off = 2 };
+
+    pending: std.atomic.Value(u32) = std.atomic.Value(u32).init(0),
+
+    pub fn request(self: *MachineRequests, what: Request) void {
+        std.debug.assert(what != .none);
+        _ = self.pending.fetchMax(@intFromEnum(what), .acq_rel);
+    }
+
+    pub fn get(self: *const MachineRequests) Request {
+        return @enumFromInt(self.pending.load(.acquire));
+    }
+
+    pub fn clear(self: *MachineRequests) void {
+        self.pending.store(0, .release);
+    }
+};
+
+/// Where a device's output bytes go (the serial console's transmit side, debug ports).
+pub const ByteSink = struct {
+    context: ?*anyopaque = null,
+    writeFn: ?*const fn (context: ?*anyopaque, bytes: []const u8) void = null,
+
+    pub fn write(self: ByteSink, bytes: []const u8) void {
+        if (self.writeFn) |f| f(self.context, bytes);
+    }
+};
+
+test "IrqLine forwards only level changes" {
+    const Recorder = struct {
+        changes: u32 = 0,
+        fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
+            _ = gsi;
+            _ = level;
+            const self: *@This() = @ptrCast(@alignCast(context.?));
+            self.changes += 1;
+        }
+    };
+    var recorder = Recorder{};
+    var line = IrqLine{ .gsi = 4, .context = &recorder, .setFn = Recorder.record };
+    line.set(false);
+    try std.testing.expectEqual(@as(u32, 0), recorder.changes);
+    line.set(true);
+    line.set(true);
+    try std.testing.expectEqual(@as(u32, 1), recorder.changes);
+    line.set(false);
+    line.pulse();
+    try std.testing.expectEqual(@as(u32, 4), recorder.changes);
+    try std.testing.expect(!line.level);
+}
+
+test "MachineRequests: power off outranks reset" {
+    var requests = MachineRequests{};
+    try std.testing.expectEqual(MachineRequests.Request.none, requests.get());
+    requests.request(.reset);
+    try std.testing.expectEqual(MachineRequests.Request.reset, requests.get());
+    requests.request(.power_off);
+    requests.request(.reset);
+    try std.testing.expectEqual(MachineRequests.Request.power_off, requests.get());
+    requests.clear();
+    try std.testing.expectEqual(MachineRequests.Request.none, requests.get());
+}

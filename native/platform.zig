@@ -1,0 +1,60 @@
+//! The PC platform's fixed addresses: every port base, IRQ line and guest-physical address that
+//! more than one file needs lives here, so the wiring can be read in one place.
+
+/// Guest-physical memory layout.
+pub const memory = struct {
+    /// RAM above this address is relocated above 4 GiB, leaving a hole for 32-bit MMIO (PCI, APICs).
+    pub const pci_hole_start: u64 = 0xC000_0000;
+    pub const high_ram_start: u64 = 0x1_0000_0000;
+    /// The classic end of conventional memory; the EBDA-sized gap above it is reserved.
+    pub const conventional_end: u64 = 0x9_FC00;
+    /// The BIOS area (0xE0000–0xFFFFF); ACPI tables and the RSDP live here.
+    pub const bios_area_start: u64 = 0xE_0000;
+    pub const bios_area_end: u64 = 0x10_0000;
+    /// KVM needs three pages for the TSS and one for the identity map, below 4 GiB outside RAM.
+    pub const kvm_identity_map: u64 = 0xFFFB_C000;
+    pub const kvm_tss: u64 = 0xFFFB_D000;
+    pub const ioapic_base: u64 = 0xFEC0_0000;
+    pub const lapic_base: u64 = 0xFEE0_0000;
+};
+
+/// Where direct Linux boot puts things in low memory.
+pub const linux_boot = struct {
+    pub const gdt: u64 = 0x500;
+    pub const boot_params: u64 = 0x7000;
+    /// PML4, PDPT and four page directories identity-map the first 4 GiB with 2 MiB pages.
+    pub const page_tables: u64 = 0x9000;
+    pub const cmdline: u64 = 0x2_0000;
+    pub const cmdline_max_bytes: u32 = 0x1_0000;
+    pub const kernel: u64 = 0x10_0000;
+    pub const acpi_tables: u64 = memory.bios_area_start;
+};
+
+/// A legacy port range and its ISA interrupt line.
+pub const PortDevice = struct {
+    base: u16,
+    len: u16,
+    irq: ?u8,
+};
+
+pub const com1 = PortDevice{ .base = 0x3F8, .len = 8, .irq = 4 };
+pub const cmos = PortDevice{ .base = 0x70, .len = 2, .irq = 8 };
+/// The i8042 answers on 0x60 (data) and 0x64 (command/status); 0x61 belongs to the in-kernel PIT.
+pub const keyboard_controller = PortDevice{ .base = 0x60, .len = 5, .irq = 1 };
+pub const post_code = PortDevice{ .base = 0x80, .len = 1, .irq = null };
+pub const debug_console = PortDevice{ .base = 0x402, .len = 1, .irq = null };
+/// PIIX-style reset control register.
+pub const reset_control = PortDevice{ .base = 0xCF9, .len = 1, .irq = null };
+/// ACPI fixed hardware: PM1a event block (4 bytes), PM1a control (2 bytes), PM timer (4 bytes).
+pub const acpi_pm = PortDevice{ .base = 0x600, .len = 12, .irq = 9 };
+pub const acpi_pm1a_event: u16 = acpi_pm.base;
+pub const acpi_pm1a_control: u16 = acpi_pm.base + 4;
+pub const acpi_pm_timer: u16 = acpi_pm.base + 8;
+/// The value written to the reset register (0xCF9) by the FADT's RESET_REG: full reset.
+pub const acpi_reset_value: u8 = 0x06;
+/// SLP_TYP that the DSDT's \_S5 package announces and the PM1 control register recognises.
+pub const acpi_s5_sleep_type: u3 = 5;
+
+/// ISA IRQs are wired 1:1 to GSIs except IRQ 0, which the MADT overrides to GSI 2 (as on real PCs).
+pub const gsi_timer: u32 = 2;
+pub const sci_irq: u8 = 9;
