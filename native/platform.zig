@@ -58,3 +58,4 @@ pub const acpi_s5_sleep_type: u3 = 5;
 /// ISA IRQs are wired 1:1 to GSIs except IRQ 0, which the MADT overrides to GSI 2 (as on real PCs).
 pub const gsi_timer: u32 = 2;
 pub const sci_irq: u8 = 9;
+pub const mouse_irq: u8 = 12;

@@ -1,11 +1,128 @@
-//! The C ABI of libvmctl: every exported symbol lives in this file.
+//! The C ABI of libvmctl: every exported symbol lives in this file, and Zig errors become status
+//! codes here and nowhere else. lib/native.ts declares the same symbols for Deno.dlopen.
 const std = @import("std");
+const kvm = @import("kvm.zig");
+const vm_mod = @import("vm.zig");
+const Vm = vm_mod.Vm;
 
-comptime {
-    std.testing.refAllDecls(@This());
+/// Bumped whenever a signature below changes, so a stale library is refused at load time.
+pub const abi_version: u32 = 1;
+
+pub const Status = enum(c_int) {
+    ok = 0,
+    kvm_missing = 1,
+    kvm_permission = 2,
+    kvm_not_kvm = 3,
+    kvm_api_mismatch = 4,
+    kvm_failed = 5,
+    out_of_memory = 6,
+    kernel_not_bzimage = 7,
+    kernel_protocol_too_old = 8,
+    kernel_too_large = 9,
+    initrd_too_large = 10,
+    cmdline_too_long = 11,
+    invalid_argument = 12,
+};
+
+export fn vmctl_abi_version() u32 {
+    return abi_version;
+}
+
+/// Creates a VM with `ram_mib` MiB of RAM and `cpu_count` vCPUs; on success *out_vm holds it.
+export fn vmctl_vm_create(kvm_path: [*:0]const u8, ram_mib: u32, cpu_count: u32, out_vm: *?*Vm) Status {
+    out_vm.* = null;
+    const ram_bytes = @as(u64, ram_mib) << 20;
+    if (ram_bytes < vm_mod.min_ram_bytes or cpu_count < 1 or cpu_count > vm_mod.max_vcpus) {
+        vm_mod.ErrorMessage.set("invalid VM size: {d} MiB, {d} vCPUs", .{ ram_mib, cpu_count });
+        return .invalid_argument;
+    }
+    const vm = vm_mod.create(kvm_path, ram_bytes, cpu_count) catch |err| return switch (err) {
+        error.KvmMissing => .kvm_missing,
+        error.KvmPermission => .kvm_permission,
+        error.KvmNotKvm => .kvm_not_kvm,
+        error.KvmApiMismatch => .kvm_api_mismatch,
+        error.KvmFailed => .kvm_failed,
+        error.OutOfMemory => .out_of_memory,
+    };
+    out_vm.* = vm;
+    return .ok;
+}
+
+export fn vmctl_vm_destroy(vm: *Vm) void {
+    vm_mod.destroy(vm);
+}
+
+/// Loads a bzImage, an optional initrd and a command line for direct boot on vCPU 0.
+export fn vmctl_vm_load_linux(
+    vm: *Vm,
+    kernel_ptr: [*]const u8,
+    kernel_len: usize,
+    initrd_ptr: ?[*]const u8,
+    initrd_len: usize,
+    cmdline_ptr: ?[*]const u8,
+    cmdline_len: usize,
+) Status {
+    const initrd: []const u8 = if (initrd_ptr) |p| p[0..initrd_len] else &.{};
+    const cmdline: []const u8 = if (cmdline_ptr) |p| p[0..cmdline_len] else &.{};
+    vm_mod.loadLinux(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return switch (err) {
+        error.NotBzImage => .kernel_not_bzimage,
+        error.ProtocolTooOld => .kernel_protocol_too_old,
+        error.KernelTooLarge => .kernel_too_large,
+        error.InitrdTooLarge => .initrd_too_large,
+        error.CmdlineTooLong => .cmdline_too_long,
+        error.OutsideGuestRam, error.TablesTooLarge => .out_of_memory,
+        error.KvmFailed => .kvm_failed,
+    };
+    return .ok;
+}
+
+/// Where guest serial output (COM1) and the firmware debug port (0x402) go; -1 discards.
+export fn vmctl_vm_set_output(vm: *Vm, serial_fd: i32, debug_fd: i32) void {
+    vm.serial_output_fd.store(serial_fd, .release);
+    vm.debug_output_fd.store(debug_fd, .release);
+}
+
+/// Queues bytes for the guest's COM1 receiver; returns how many were accepted.
+export fn vmctl_vm_serial_input(vm: *Vm, bytes: [*]const u8, len: usize) usize {
+    return vm.uart.pushInput(bytes[0..len]);
+}
+
+/// Runs vCPU `index` on the calling thread until it needs a decision (see vm.Exit).
+export fn vmctl_vcpu_run(vm: *Vm, index: u32) i32 {
+    if (index >= vm.vcpu_count) return @intFromEnum(vm_mod.Exit.failed);
+    return @intFromEnum(vm_mod.runVcpu(vm, &vm.vcpus[index]));
+}
+
+/// Makes vCPU `index` return from vmctl_vcpu_run soon; safe from any thread.
+export fn vmctl_vcpu_kick(vm: *Vm, index: u32) void {
+    if (index >= vm.vcpu_count) return;
+    vm_mod.kick(&vm.vcpus[index]);
+}
+
+export fn vmctl_vcpu_get_regs(vm: *Vm, index: u32, out: *kvm.Regs) Status {
+    if (index >= vm.vcpu_count) return .invalid_argument;
+    _ = kvm.call(vm.vcpus[index].fd, kvm.ioctl.get_regs, @intFromPtr(out)) catch return .kvm_failed;
+    return .ok;
+}
+
+export fn vmctl_vcpu_get_sregs(vm: *Vm, index: u32, out: *kvm.Sregs) Status {
+    if (index >= vm.vcpu_count) return .invalid_argument;
+    _ = kvm.call(vm.vcpus[index].fd, kvm.ioctl.get_sregs, @intFromPtr(out)) catch return .kvm_failed;
+    return .ok;
+}
+
+/// Guest accesses to ports and MMIO that no device claimed, for diagnostics.
+export fn vmctl_vm_unclaimed_accesses(vm: *Vm) u64 {
+    return vm.unclaimed_port_accesses.load(.monotonic) + vm.unclaimed_mmio_accesses.load(.monotonic);
+}
+
+/// Copies the last error message (not NUL-terminated) and returns its length.
+export fn vmctl_error_message(buffer: [*]u8, len: usize) usize {
+    return vm_mod.ErrorMessage.copy(buffer[0..len]);
 }
 
 test {
     _ = @import("memory.zig");
+    _ = @import("kvm.zig");
     _ = @import("devices/device.zig");
 }

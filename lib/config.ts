@@ -1,0 +1,172 @@
+/**
+ * The command line: parsing `vmctl run` options into a validated {@linkcode RunConfig}.
+ * Unknown flags and bad values are errors, never ignored.
+ * @module
+ */
+import { UserError } from "./errors.ts";
+
+/** Everything `vmctl run` needs to know, checked. */
+export interface RunConfig {
+  ramMib: number;
+  kernel: string;
+  initrd?: string;
+  append: string;
+  timeoutSeconds?: number;
+  noReboot: boolean;
+  showRegs: boolean;
+  verbose: boolean;
+  kvmDevice: string;
+}
+
+/** What the command line asked for. */
+export type Command =
+  | { kind: "help"; topic: "main" | "run" }
+  | { kind: "version" }
+  | { kind: "run"; config: RunConfig };
+
+export const DEFAULT_RAM_MIB = 256;
+export const MIN_RAM_MIB = 16;
+
+type OptionSpec = { names: string[]; value?: string; help: string };
+
+const RUN_OPTIONS: OptionSpec[] = [
+  { names: ["-r", "--ram"], value: "MB", help: `guest RAM in MiB (default ${DEFAULT_RAM_MIB})` },
+  { names: ["--kernel"], value: "FILE", help: "Linux kernel (bzImage) to boot directly" },
+  { names: ["--initrd"], value: "FILE", help: "initial ramdisk for --kernel" },
+  { names: ["--append"], value: "STR", help: "kernel command line for --kernel" },
+  {
+    names: ["-t", "--timeout"],
+    value: "SECS",
+    help: "stop the guest after SECS seconds (exit code 2)",
+  },
+  { names: ["--no-reboot"], help: "exit 0 when the guest reboots instead of restarting it" },
+  { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
+  { names: ["-v", "--verbose"], help: "diagnostics on stderr (firmware debug port, exit counts)" },
+  { names: ["-h", "--help"], help: "show this help" },
+];
+
+export const MAIN_HELP = `vmctl — run x86 virtual machines on KVM from scripts and CI
+
+Usage:
+  vmctl run [options]     boot a guest (see 'vmctl run --help')
+  vmctl --help            show this help
+  vmctl --version         show the version
+
+Exit codes: 0 guest powered off, 1 error, 2 timeout, 130/143 stopped by SIGINT/SIGTERM.
+`;
+
+/** The text of `vmctl run --help`. */
+export function runHelp(): string {
+  const lines = RUN_OPTIONS.map((option) => {
+    const flag = option.names.join(", ") + (option.value ? ` ${option.value}` : "");
+    return `  ${flag.padEnd(22)} ${option.help}`;
+  });
+  return `Usage: vmctl run [options] --kernel FILE
+
+Boots a guest under KVM. Guest serial (COM1) is on stdout; stdin goes to the guest.
+vmctl's own messages go to stderr. On a terminal, Ctrl-A x quits.
+
+Options:
+${lines.join("\n")}
+
+Environment:
+  VMCTL_KVM_DEVICE       KVM device to open (default /dev/kvm)
+`;
+}
+
+/** Parses argv (without the program name). Throws {@linkcode UserError} on bad input. */
+export function parseCommandLine(args: string[]): Command {
+  if (args.length === 0) return { kind: "help", topic: "main" };
+  const [first, ...rest] = args;
+  if (first === "-h" || first === "--help" || first === "help") {
+    return { kind: "help", topic: "main" };
+  }
+  if (first === "--version" || first === "-V") return { kind: "version" };
+  if (first === "run") return parseRun(rest);
+  if (first.startsWith("-")) {
+    throw new UserError(`unknown option '${first}': see 'vmctl --help'`);
+  }
+  throw new UserError(
+    `unknown command '${first}': the command is 'vmctl run' (see 'vmctl --help')`,
+  );
+}
+
+function findOption(name: string): OptionSpec | undefined {
+  return RUN_OPTIONS.find((option) => option.names.includes(name));
+}
+
+function parseRun(args: string[]): Command {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("-") || arg === "-") {
+      throw new UserError(
+        `unexpected argument '${arg}': options take the form --kernel FILE (see 'vmctl run --help')`,
+      );
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const name = equals > 0 ? arg.slice(0, equals) : arg;
+    const option = findOption(name);
+    if (!option) throw new UserError(`unknown option '${name}': see 'vmctl run --help'`);
+    const key = option.names[option.names.length - 1];
+    if (!option.value) {
+      if (equals > 0) throw new UserError(`option ${name} takes no value`);
+      flags.add(key);
+      continue;
+    }
+    let value: string;
+    if (equals > 0) {
+      value = arg.slice(equals + 1);
+    } else {
+      if (i + 1 >= args.length) {
+        throw new UserError(`option ${name} needs a value (${option.value})`);
+      }
+      value = args[++i];
+    }
+    if (values.has(key)) throw new UserError(`option ${name} was given twice`);
+    values.set(key, value);
+  }
+  if (flags.has("--help")) return { kind: "help", topic: "run" };
+
+  const kernel = values.get("--kernel");
+  if (kernel === undefined) {
+    throw new UserError("nothing to boot: give a kernel with --kernel FILE");
+  }
+  if (kernel === "") throw new UserError("--kernel needs a file name");
+  return {
+    kind: "run",
+    config: {
+      ramMib: parseRam(values.get("--ram")),
+      kernel,
+      initrd: values.get("--initrd"),
+      append: values.get("--append") ?? "",
+      timeoutSeconds: parseTimeout(values.get("--timeout")),
+      noReboot: flags.has("--no-reboot"),
+      showRegs: flags.has("--show-regs"),
+      verbose: flags.has("--verbose"),
+      kvmDevice: Deno.env.get("VMCTL_KVM_DEVICE") || "/dev/kvm",
+    },
+  };
+}
+
+function parseRam(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_RAM_MIB;
+  if (!/^\d+$/.test(text)) {
+    throw new UserError(`-r ${text}: RAM is a whole number of MiB, e.g. -r 512`);
+  }
+  const mib = Number(text);
+  if (mib < MIN_RAM_MIB) {
+    throw new UserError(`-r ${text}: guest RAM must be at least ${MIN_RAM_MIB} MiB`);
+  }
+  return mib;
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0)) {
+    throw new UserError(`-t ${text}: the timeout is a positive number of seconds, e.g. -t 60`);
+  }
+  return seconds;
+}

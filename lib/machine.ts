@@ -1,0 +1,151 @@
+/**
+ * The machine recipe: a KVM VM with its RAM, devices and vCPUs, loaded with a guest.
+ * One straight line: create → load kernel, initrd and command line → ready to run.
+ * @module
+ */
+import { UserError } from "./errors.ts";
+import {
+  KVM_REGS_BYTES,
+  KVM_SREGS_BYTES,
+  type Native,
+  nativeErrorMessage,
+  Status,
+} from "./native.ts";
+
+/** What to build: sizes and the guest to load. */
+export interface MachineSpec {
+  kvmDevice: string;
+  ramMib: number;
+  cpus: number;
+  kernel: { path: string; bytes: Uint8Array };
+  initrd?: { path: string; bytes: Uint8Array };
+  cmdline: string;
+}
+
+const encoder = new TextEncoder();
+
+/** A created and loaded VM. Destroy it exactly once. */
+export class Machine {
+  readonly native: Native;
+  readonly handle: Deno.PointerObject;
+  readonly cpus: number;
+
+  private constructor(native: Native, handle: Deno.PointerObject, cpus: number) {
+    this.native = native;
+    this.handle = handle;
+    this.cpus = cpus;
+  }
+
+  /** Builds the VM and loads the guest; throws {@linkcode UserError} with a fix on failure. */
+  static create(native: Native, spec: MachineSpec): Machine {
+    const out = new BigUint64Array(1);
+    const path = encoder.encode(`${spec.kvmDevice}\0`);
+    const status = native.vmctl_vm_create(path, spec.ramMib, spec.cpus, out);
+    if (status !== Status.Ok) throw createError(status, spec, nativeErrorMessage(native));
+    const handle = Deno.UnsafePointer.create(out[0]);
+    if (handle === null) throw new Error("vmctl_vm_create returned ok without a VM");
+    const machine = new Machine(native, handle, spec.cpus);
+    try {
+      machine.#load(spec);
+    } catch (error) {
+      machine.destroy();
+      throw error;
+    }
+    return machine;
+  }
+
+  #load(spec: MachineSpec): void {
+    const cmdline = encoder.encode(spec.cmdline);
+    const initrd = spec.initrd?.bytes ?? new Uint8Array(0);
+    const status = this.native.vmctl_vm_load_linux(
+      this.handle,
+      spec.kernel.bytes,
+      BigInt(spec.kernel.bytes.length),
+      initrd,
+      BigInt(initrd.length),
+      cmdline,
+      BigInt(cmdline.length),
+    );
+    if (status !== Status.Ok) throw loadError(status, spec, nativeErrorMessage(this.native));
+  }
+
+  /** Sends guest serial output to `serialFd` and the firmware debug port to `debugFd` (-1: drop). */
+  setOutput(serialFd: number, debugFd: number): void {
+    this.native.vmctl_vm_set_output(this.handle, serialFd, debugFd);
+  }
+
+  /** Queues console input for COM1; returns how many bytes fit. */
+  send(bytes: Uint8Array): number {
+    return Number(this.native.vmctl_vm_serial_input(this.handle, bytes, BigInt(bytes.length)));
+  }
+
+  kick(vcpu: number): void {
+    this.native.vmctl_vcpu_kick(this.handle, vcpu);
+  }
+
+  /** Guest port/MMIO accesses no device claimed. */
+  unclaimedAccesses(): bigint {
+    return this.native.vmctl_vm_unclaimed_accesses(this.handle);
+  }
+
+  /** Raw `struct kvm_regs` and `struct kvm_sregs` of a stopped vCPU. */
+  registers(vcpu: number): { regs: BigUint64Array; sregs: Uint8Array } | undefined {
+    const regs = new BigUint64Array(KVM_REGS_BYTES / 8);
+    const sregs = new Uint8Array(KVM_SREGS_BYTES);
+    const a = this.native.vmctl_vcpu_get_regs(this.handle, vcpu, regs);
+    const b = this.native.vmctl_vcpu_get_sregs(this.handle, vcpu, sregs);
+    return a === Status.Ok && b === Status.Ok ? { regs, sregs } : undefined;
+  }
+
+  destroy(): void {
+    this.native.vmctl_vm_destroy(this.handle);
+  }
+}
+
+function createError(status: Status, spec: MachineSpec, detail: string): Error {
+  const device = spec.kvmDevice;
+  switch (status) {
+    case Status.KvmMissing:
+      return new UserError(
+        `${device} does not exist: KVM is not available on this machine; enable virtualization ` +
+          `and load the kvm_intel or kvm_amd module`,
+      );
+    case Status.KvmPermission:
+      return new UserError(
+        `no permission to open ${device}: add your user to the 'kvm' group ` +
+          `(sudo usermod -aG kvm $USER) and log in again`,
+      );
+    case Status.KvmNotKvm:
+      return new UserError(`${detail}: point VMCTL_KVM_DEVICE at /dev/kvm or unset it`);
+    case Status.KvmApiMismatch:
+      return new UserError(`${detail}: this kernel's KVM is not supported`);
+    case Status.OutOfMemory:
+      return new UserError(`${detail}: choose a smaller -r`);
+    default:
+      return new UserError(`cannot create the VM: ${detail}`);
+  }
+}
+
+function loadError(status: Status, spec: MachineSpec, detail: string): Error {
+  const kernel = spec.kernel.path;
+  switch (status) {
+    case Status.KernelNotBzImage:
+      return new UserError(
+        `${kernel} is not a Linux bzImage (no x86 boot header): pass a kernel like /boot/vmlinuz-*`,
+      );
+    case Status.KernelProtocolTooOld:
+      return new UserError(
+        `${kernel} uses a boot protocol older than 2.06: use a Linux kernel from 2.6.22 or later`,
+      );
+    case Status.KernelTooLarge:
+      return new UserError(`${kernel} does not fit in ${spec.ramMib} MiB of RAM: raise -r`);
+    case Status.InitrdTooLarge:
+      return new UserError(
+        `${spec.initrd?.path} does not fit in guest RAM next to the kernel: raise -r`,
+      );
+    case Status.CmdlineTooLong:
+      return new UserError(`--append is too long for this kernel: shorten the command line`);
+    default:
+      return new UserError(`cannot load the guest: ${detail}`);
+  }
+}

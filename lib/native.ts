@@ -1,0 +1,132 @@
+/**
+ * The one place that knows libvmctl's C ABI (native/root.zig): its symbol table, its status
+ * codes and the loader. Everything else calls through {@linkcode loadNative}.
+ * @module
+ */
+
+import { UserError } from "./errors.ts";
+
+/** Must equal `abi_version` in native/root.zig. */
+export const ABI_VERSION = 1;
+
+/** libvmctl's exported functions; each parameter comment is the C type. */
+export const SYMBOLS = {
+  vmctl_abi_version: { parameters: [], result: "u32" },
+  // (const char *kvm_path, uint32_t ram_mib, uint32_t cpu_count, Vm **out_vm) -> Status
+  vmctl_vm_create: { parameters: ["buffer", "u32", "u32", "buffer"], result: "i32" },
+  // (Vm *vm)
+  vmctl_vm_destroy: { parameters: ["pointer"], result: "void" },
+  // (Vm *vm, const u8 *kernel, size_t, const u8 *initrd, size_t, const u8 *cmdline, size_t) -> Status
+  vmctl_vm_load_linux: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "i32",
+  },
+  // (Vm *vm, int serial_fd, int debug_fd)
+  vmctl_vm_set_output: { parameters: ["pointer", "i32", "i32"], result: "void" },
+  // (Vm *vm, const u8 *bytes, size_t len) -> accepted
+  vmctl_vm_serial_input: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
+  // (Vm *vm, uint32_t vcpu) -> VcpuExit; blocks in KVM_RUN, so it runs on its own thread.
+  vmctl_vcpu_run: { parameters: ["pointer", "u32"], result: "i32", nonblocking: true },
+  // (Vm *vm, uint32_t vcpu)
+  vmctl_vcpu_kick: { parameters: ["pointer", "u32"], result: "void" },
+  // (Vm *vm, uint32_t vcpu, struct kvm_regs *out) -> Status
+  vmctl_vcpu_get_regs: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
+  // (Vm *vm, uint32_t vcpu, struct kvm_sregs *out) -> Status
+  vmctl_vcpu_get_sregs: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
+  // (Vm *vm) -> count
+  vmctl_vm_unclaimed_accesses: { parameters: ["pointer"], result: "u64" },
+  // (char *buffer, size_t len) -> length written
+  vmctl_error_message: { parameters: ["buffer", "usize"], result: "usize" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded library. */
+export type Native = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** Status codes of native/root.zig's `Status`. */
+export enum Status {
+  Ok = 0,
+  KvmMissing = 1,
+  KvmPermission = 2,
+  KvmNotKvm = 3,
+  KvmApiMismatch = 4,
+  KvmFailed = 5,
+  OutOfMemory = 6,
+  KernelNotBzImage = 7,
+  KernelProtocolTooOld = 8,
+  KernelTooLarge = 9,
+  InitrdTooLarge = 10,
+  CmdlineTooLong = 11,
+  InvalidArgument = 12,
+}
+
+/** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */
+export enum VcpuExit {
+  Interrupted = 0,
+  PowerOff = 1,
+  Reset = 2,
+  Failed = 3,
+}
+
+/** Byte sizes of `struct kvm_regs` and `struct kvm_sregs`. */
+export const KVM_REGS_BYTES = 144;
+export const KVM_SREGS_BYTES = 312;
+
+let loaded: Native | undefined;
+
+/** Loads libvmctl once: `VMCTL_NATIVE_LIB`, else the build output, else the copy embedded by
+ * `deno compile` (unpacked into the cache, since the dynamic loader needs a real file). */
+export function loadNative(): Native {
+  if (loaded) return loaded;
+  const path = Deno.env.get("VMCTL_NATIVE_LIB") ?? locateLibrary();
+  let library: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    library = Deno.dlopen(path, SYMBOLS);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new UserError(
+      `cannot load the native library ${path} (${reason}): run 'deno task build' ` +
+        `or set VMCTL_NATIVE_LIB`,
+    );
+  }
+  const version = library.symbols.vmctl_abi_version();
+  if (version !== ABI_VERSION) {
+    throw new UserError(
+      `native library ${path} has ABI ${version}, expected ${ABI_VERSION}: run 'deno task build'`,
+    );
+  }
+  loaded = library.symbols;
+  return loaded;
+}
+
+function locateLibrary(): string {
+  const built = new URL("../zig-out/lib/libvmctl.so", import.meta.url);
+  const compiled = !Deno.execPath().endsWith("/deno");
+  if (!compiled) return built.pathname;
+  // Inside a compiled vmctl the library is an embedded file: copy it out once per content.
+  const bytes = Deno.readFileSync(built);
+  const cache = Deno.env.get("VMCTL_CACHE") ??
+    `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`}/vmctl`;
+  const target = `${cache}/lib/libvmctl-${fnv1a(bytes)}.so`;
+  try {
+    Deno.statSync(target);
+  } catch {
+    Deno.mkdirSync(`${cache}/lib`, { recursive: true });
+    const partial = `${target}.${Deno.pid}`;
+    Deno.writeFileSync(partial, bytes, { mode: 0o755 });
+    Deno.renameSync(partial, target);
+  }
+  return target;
+}
+
+function fnv1a(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
+}
+
+/** The native side's last error sentence. */
+export function nativeErrorMessage(native: Native): string {
+  const buffer = new Uint8Array(512);
+  const length = Number(native.vmctl_error_message(buffer, BigInt(buffer.length)));
+  return new TextDecoder().decode(buffer.subarray(0, length));
+}

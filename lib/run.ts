@@ -1,0 +1,171 @@
+/**
+ * `vmctl run`: reads the guest files, builds the machine, runs it until it powers off, times
+ * out or is stopped, reboots it when the guest asks, and turns the outcome into an exit code.
+ * @module
+ */
+import type { RunConfig } from "./config.ts";
+import { Console } from "./console.ts";
+import { UserError } from "./errors.ts";
+import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
+import { Machine, type MachineSpec } from "./machine.ts";
+import { loadNative } from "./native.ts";
+import { formatRegisters } from "./registers.ts";
+
+const STDOUT_FD = 1;
+const STDERR_FD = 2;
+
+/** Exit codes of `vmctl run`. */
+export const EXIT = { poweredOff: 0, error: 1, timeout: 2, sigint: 130, sigterm: 143 } as const;
+
+/** Boots the configured guest and returns vmctl's exit code. */
+export async function run(config: RunConfig): Promise<number> {
+  const spec: MachineSpec = {
+    kvmDevice: config.kvmDevice,
+    ramMib: config.ramMib,
+    cpus: 1,
+    kernel: checkBzImage(readGuestFile(config.kernel, "kernel")),
+    initrd: config.initrd === undefined ? undefined : readGuestFile(config.initrd, "initrd"),
+    cmdline: config.append,
+  };
+  checkHostMemory(config.ramMib);
+  const native = loadNative();
+
+  const started = performance.now();
+  const stop = new StopSwitch();
+  const console = new Console(() => stop.stop({ kind: "quit" }));
+  const onSigint = () => stop.stop({ kind: "signal", signal: "SIGINT" });
+  const onSigterm = () => stop.stop({ kind: "signal", signal: "SIGTERM" });
+  Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
+  const timer = config.timeoutSeconds === undefined ? undefined : setTimeout(
+    () => stop.stop({ kind: "timeout", seconds: config.timeoutSeconds! }),
+    config.timeoutSeconds * 1000,
+  );
+
+  let boots = 0;
+  let exit: MachineExit;
+  try {
+    while (true) {
+      const machine = Machine.create(native, spec);
+      boots++;
+      machine.setOutput(STDOUT_FD, config.verbose ? STDERR_FD : -1);
+      stop.machine = machine;
+      console.target = machine;
+      if (boots === 1) console.start();
+      exit = await runUntilExit(machine, stop);
+      console.target = undefined;
+      stop.machine = undefined;
+      if (config.showRegs) Deno.stderr.writeSync(encode(formatRegisters(machine.registers(0))));
+      if (config.verbose) {
+        say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
+      }
+      machine.destroy();
+      if (exit.kind === "reset" && !config.noReboot) {
+        if (config.verbose) say("guest reset: booting again");
+        continue;
+      }
+      break;
+    }
+  } finally {
+    console.stop();
+    clearTimeout(timer);
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  return report(exit, seconds, boots);
+}
+
+function report(exit: MachineExit, seconds: string, boots: number): number {
+  const after = `after ${seconds} s${boots > 1 ? ` and ${boots} boots` : ""}`;
+  switch (exit.kind) {
+    case "power_off":
+      say(`guest powered off ${after}`);
+      return EXIT.poweredOff;
+    case "reset":
+      say(`guest rebooted ${after}; not restarting it (--no-reboot)`);
+      return EXIT.poweredOff;
+    case "failed":
+      say(`the guest stopped with an error ${after}: ${exit.message}`);
+      return EXIT.error;
+    case "stopped":
+      switch (exit.request.kind) {
+        case "timeout":
+          say(`timeout: stopped the guest ${after} (-t ${exit.request.seconds})`);
+          return EXIT.timeout;
+        case "signal":
+          say(`stopped by ${exit.request.signal} ${after}`);
+          return exit.request.signal === "SIGINT" ? EXIT.sigint : EXIT.sigterm;
+        case "quit":
+          say(`quit from the console (Ctrl-A x) ${after}`);
+          return EXIT.poweredOff;
+      }
+  }
+}
+
+const encoder = new TextEncoder();
+
+function encode(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** One line from vmctl itself, on stderr. */
+export function say(message: string): void {
+  Deno.stderr.writeSync(encode(`vmctl: ${message}\n`));
+}
+
+/** Reads a file the user named, turning every failure into a one-line fix. */
+export function readGuestFile(path: string, what: string): { path: string; bytes: Uint8Array } {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(`${what} file ${path} does not exist: check the path`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`cannot reach ${what} file ${path}: permission denied on its folder`);
+    }
+    throw new UserError(`cannot read ${what} file ${path}: ${(error as Error).message}`);
+  }
+  if (info.isDirectory) throw new UserError(`${what} ${path} is a folder: give the file inside it`);
+  if (!info.isFile) throw new UserError(`${what} ${path} is not a regular file`);
+  if (info.size === 0) throw new UserError(`${what} file ${path} is empty`);
+  try {
+    return { path, bytes: Deno.readFileSync(path) };
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`cannot read ${what} file ${path}: permission denied (check its mode)`);
+    }
+    throw new UserError(`cannot read ${what} file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Refuses a kernel without the x86 boot header before any VM exists (libvmctl checks again). */
+export function checkBzImage(file: { path: string; bytes: Uint8Array }): typeof file {
+  const bytes = file.bytes;
+  const magic = new TextDecoder().decode(bytes.subarray(0x202, 0x206));
+  if (bytes.length < 0x250 || bytes[0x1fe] !== 0x55 || bytes[0x1ff] !== 0xaa || magic !== "HdrS") {
+    throw new UserError(
+      `${file.path} is not a Linux bzImage (no x86 boot header): pass a kernel like /boot/vmlinuz-*`,
+    );
+  }
+  return file;
+}
+
+/** Refuses guest RAM larger than the host's physical memory. */
+export function checkHostMemory(ramMib: number): void {
+  let totalKib: number | undefined;
+  try {
+    const match = Deno.readTextFileSync("/proc/meminfo").match(/^MemTotal:\s+(\d+) kB/m);
+    if (match) totalKib = Number(match[1]);
+  } catch {
+    return; // Without /proc the kernel still refuses what it cannot map.
+  }
+  if (totalKib !== undefined && ramMib * 1024 > totalKib) {
+    throw new UserError(
+      `-r ${ramMib}: more RAM than this host has (${Math.floor(totalKib / 1024)} MiB): ` +
+        `choose a smaller size`,
+    );
+  }
+}

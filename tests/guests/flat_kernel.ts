@@ -1,0 +1,76 @@
+/**
+ * Tiny test guests: x86-64 assembly (tests/guests/*.S) assembled with Zig and wrapped in a
+ * minimal bzImage header, so vmctl's direct-boot path starts them at the 64-bit entry.
+ * @module
+ */
+
+const SETUP_SECTORS = 1;
+const SETUP_BYTES = (SETUP_SECTORS + 1) * 512;
+/** The 64-bit entry point is 0x200 bytes into the protected-mode part (boot protocol 2.12+). */
+const ENTRY_64_OFFSET = 0x200;
+
+/** Wraps 64-bit code in a bzImage (boot protocol 2.15) whose 64-bit entry runs it. */
+export function wrapAsBzImage(code: Uint8Array): Uint8Array {
+  const image = new Uint8Array(SETUP_BYTES + ENTRY_64_OFFSET + code.length);
+  const view = new DataView(image.buffer);
+  image[0x1f1] = SETUP_SECTORS;
+  view.setUint16(0x1fe, 0xaa55, true); // boot_flag
+  image[0x200] = 0xeb; // jmp over the header: the byte after it is the header's length - 2
+  image[0x201] = 0x66;
+  image.set(new TextEncoder().encode("HdrS"), 0x202);
+  view.setUint16(0x206, 0x020f, true); // protocol 2.15
+  image[0x211] = 0x01; // loadflags: LOADED_HIGH
+  view.setUint32(0x214, 0x100000, true); // code32_start
+  view.setUint32(0x22c, 0x7fffffff, true); // initrd_addr_max
+  view.setUint32(0x230, 0x200000, true); // kernel_alignment
+  image[0x234] = 1; // relocatable_kernel
+  view.setUint16(0x236, 0x0001, true); // xloadflags: XLF_KERNEL_64
+  view.setUint32(0x238, 2047, true); // cmdline_size
+  view.setBigUint64(0x258, 0x100000n, true); // pref_address
+  view.setUint32(0x260, 0x400000, true); // init_size
+  image.fill(0xf4, SETUP_BYTES, SETUP_BYTES + ENTRY_64_OFFSET); // the 32-bit entry just halts
+  image.set(code, SETUP_BYTES + ENTRY_64_OFFSET);
+  return image;
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command(command, { args, stderr: "piped", stdout: "piped" })
+    .output();
+  if (!output.success) {
+    throw new Error(
+      `${command} ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+}
+
+/** Assembles tests/guests/NAME.S into flat binary code. */
+export async function assembleGuest(name: string): Promise<Uint8Array> {
+  const source = new URL(`./${name}.S`, import.meta.url).pathname;
+  const work = await Deno.makeTempDir({ prefix: "vmctl-guest-" });
+  try {
+    await run("zig", [
+      "cc",
+      "-target",
+      "x86_64-freestanding-none",
+      "-c",
+      source,
+      "-o",
+      `${work}/g.o`,
+    ]);
+    await run("zig", ["objcopy", "-O", "binary", `${work}/g.o`, `${work}/g.bin`]);
+    return await Deno.readFile(`${work}/g.bin`);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** The hostile guest with its final action byte appended; writes it to a temp file. */
+export async function hostileKernel(action: "h" | "p" | "r" | "c" | "t"): Promise<string> {
+  const code = await assembleGuest("hostile");
+  const withAction = new Uint8Array(code.length + 1);
+  withAction.set(code);
+  withAction[code.length] = action.charCodeAt(0);
+  const path = await Deno.makeTempFile({ prefix: `vmctl-hostile-${action}-`, suffix: ".bzImage" });
+  await Deno.writeFile(path, wrapAsBzImage(withAction));
+  return path;
+}

@@ -1,0 +1,175 @@
+// A hostile guest for vmctl's tests: entered at the Linux 64-bit boot entry, it hammers every
+// I/O port, the emulated devices' registers, string I/O and unmapped MMIO with pseudo-random
+// values, then reports on COM1 and ends the way the last byte of the image says:
+//   'h' hang (cli; hlt)  'p' ACPI S5 power off  'r' i8042 reset pulse  'c' reset via 0xCF9
+//   't' triple fault
+// Ports that would end the run early (PM1 control, 0xCF9, i8042 command) are spared until then.
+        .code64
+        .text
+        .globl _start
+_start:
+        cli
+        mov     $0x80000, %esp            // a stack in conventional memory
+        mov     $0x2545F491, %r8d        // xorshift32 state
+
+        // 1. Every port: one write and one read, of a width that rotates with the port number.
+        xor     %ebx, %ebx
+sweep:
+        mov     %ebx, %edx
+        call    spared
+        jz      sweep_next
+        call    next_random
+        test    $1, %bl
+        jnz     sweep_word
+        test    $2, %bl
+        jnz     sweep_dword
+        out     %al, %dx
+        in      %dx, %al
+        jmp     sweep_next
+sweep_word:
+        out     %ax, %dx
+        in      %dx, %ax
+        jmp     sweep_next
+sweep_dword:
+        out     %eax, %dx
+        in      %dx, %eax
+sweep_next:
+        inc     %ebx
+        cmp     $0x10000, %ebx
+        jb      sweep
+
+        // 2. The emulated devices' own registers, many times over.
+        mov     $20000, %r9d
+device_fuzz:
+        call    next_random
+        mov     %eax, %ecx
+        and     $7, %ecx                  // which device range
+        lea     device_ports(%rip), %rsi
+        movzwl  (%rsi,%rcx,2), %edx
+        call    next_random
+        mov     %eax, %ecx
+        shr     $8, %ecx
+        and     $15, %ecx
+        add     %ecx, %edx                // base + offset 0..15
+        call    spared
+        jz      device_next
+        call    next_random
+        test    $0x300, %eax
+        jz      wide
+        out     %al, %dx
+        in      %dx, %al
+        jmp     device_next
+wide:
+        out     %eax, %dx
+        in      %dx, %ax
+device_next:
+        dec     %r9d
+        jnz     device_fuzz
+
+        // 3. String I/O with long counts, to and from RAM at 2 MiB.
+        mov     $0x200000, %rsi
+        mov     $0x3F8, %edx
+        mov     $8192, %ecx
+        rep outsb
+        mov     $0x200000, %rdi
+        mov     $0x3FD, %edx
+        mov     $8192, %ecx
+        rep insb
+        mov     $0x71, %edx
+        mov     $4096, %ecx
+        rep insl
+
+        // 4. MMIO nobody owns: the PCI hole and the HPET address.
+        mov     $0xC0000000, %rax
+        movl    $0xDEADBEEF, (%rax)
+        mov     (%rax), %ecx
+        mov     $0xFED00000, %rax
+        movq    $-1, (%rax)
+        mov     (%rax), %rcx
+
+        // Report: put COM1 back into a sane state, then print the marker.
+        mov     $0x3FB, %edx
+        mov     $0x03, %al                // LCR: 8N1, DLAB off
+        out     %al, %dx
+        mov     $0x3FC, %edx
+        mov     $0x03, %al                // MCR: DTR|RTS, no loopback
+        out     %al, %dx
+        lea     marker(%rip), %rsi
+print:
+        movzbl  (%rsi), %eax
+        test    %al, %al
+        jz      finish
+        mov     $0x3F8, %edx
+        out     %al, %dx
+        inc     %rsi
+        jmp     print
+
+finish:
+        lea     image_end(%rip), %rax
+        movzbl  (%rax), %eax
+        cmp     $'p', %al
+        je      power_off
+        cmp     $'r', %al
+        je      keyboard_reset
+        cmp     $'c', %al
+        je      chipset_reset
+        cmp     $'t', %al
+        je      triple_fault
+hang:
+        cli
+        hlt
+        jmp     hang
+power_off:
+        mov     $0x604, %edx
+        mov     $0x3400, %ax              // SLP_EN | SLP_TYP 5 (S5)
+        out     %ax, %dx
+        jmp     hang
+keyboard_reset:
+        mov     $0x64, %edx
+        mov     $0xFE, %al
+        out     %al, %dx
+        jmp     hang
+chipset_reset:
+        mov     $0xCF9, %edx
+        mov     $0x06, %al
+        out     %al, %dx
+        jmp     hang
+triple_fault:
+        lea     empty_idt(%rip), %rax
+        lidt    (%rax)
+        ud2
+
+// ZF set when port %dx must be spared (the run-ending registers). Clobbers nothing else.
+spared:
+        cmp     $0x604, %dx
+        je      1f
+        cmp     $0x605, %dx
+        je      1f
+        cmp     $0xCF9, %dx
+        je      1f
+        cmp     $0x64, %dx
+1:      ret
+
+// xorshift32 of %r8d; the new value also in %eax.
+next_random:
+        mov     %r8d, %eax
+        shl     $13, %eax
+        xor     %eax, %r8d
+        mov     %r8d, %eax
+        shr     $17, %eax
+        xor     %eax, %r8d
+        mov     %r8d, %eax
+        shl     $5, %eax
+        xor     %eax, %r8d
+        mov     %r8d, %eax
+        ret
+
+        .balign 2
+device_ports:
+        .word   0x3F8, 0x70, 0x60, 0x600, 0x80, 0x402, 0x3F8, 0x600
+empty_idt:
+        .word   0
+        .quad   0
+marker:
+        .asciz  "HOSTILE-GUEST-SURVIVED\n"
+image_end:

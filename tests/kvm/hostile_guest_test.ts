@@ -1,0 +1,62 @@
+/**
+ * A hostile guest against real KVM: it writes pseudo-random values to every I/O port and to
+ * each emulated device's registers, does string I/O with long counts and touches MMIO nobody
+ * owns. vmctl must keep running, and must still serve the guest's COM1 and its way out.
+ */
+import { countOccurrences, describe, runVmctl } from "../vmctl.ts";
+import { hostileKernel } from "../guests/flat_kernel.ts";
+
+const MARKER = "HOSTILE-GUEST-SURVIVED";
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+Deno.test("hostile guest: port and MMIO fuzzing leaves vmctl serving the guest, ACPI S5 ends it", async () => {
+  const kernel = await hostileKernel("p");
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "120"]);
+  assert(result.code === 0, `expected power off (exit 0)\n${describe(result)}`);
+  assert(result.stdout.includes(MARKER), `guest marker missing\n${describe(result)}`);
+  assert(result.stderr.includes("powered off"), `no power-off summary\n${describe(result)}`);
+});
+
+const RESETS = [["r", "i8042 reset pulse"], ["c", "reset control 0xCF9"], ["t", "triple fault"]];
+for (const [action, how] of RESETS) {
+  Deno.test(`hostile guest: ${how} with --no-reboot exits 0 after one boot`, async () => {
+    const kernel = await hostileKernel(action as "r" | "c" | "t");
+    const result = await runVmctl([
+      "run",
+      "-r",
+      "64",
+      "--kernel",
+      kernel,
+      "--no-reboot",
+      "-t",
+      "120",
+    ]);
+    assert(result.code === 0, `expected exit 0\n${describe(result)}`);
+    assert(countOccurrences(result.stdout, MARKER) === 1, `expected one boot\n${describe(result)}`);
+    assert(result.stderr.includes("rebooted"), `no reboot summary\n${describe(result)}`);
+  });
+}
+
+Deno.test("hostile guest: a reset without --no-reboot boots the guest again", async () => {
+  const kernel = await hostileKernel("c");
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "40"], {
+    limitMs: 90_000,
+  });
+  assert(result.code === 2, `expected the timeout to end the reboot loop\n${describe(result)}`);
+  assert(
+    countOccurrences(result.stdout, MARKER) >= 2,
+    `expected two boots or more\n${describe(result)}`,
+  );
+});
+
+Deno.test("a guest that never stops ends with exit 2 at the -t limit", async () => {
+  const kernel = await hostileKernel("h");
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "5"]);
+  assert(result.code === 2, `expected timeout exit 2\n${describe(result)}`);
+  assert(result.elapsedMs >= 5000, `stopped before the limit\n${describe(result)}`);
+  assert(result.elapsedMs < 5000 + 10_000, `took far longer than the limit\n${describe(result)}`);
+  assert(result.stderr.includes("timeout"), `no timeout summary\n${describe(result)}`);
+});

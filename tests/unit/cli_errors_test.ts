@@ -1,0 +1,114 @@
+/**
+ * Bad input: every mistake ends with exit 1 and exactly one line on stderr that names the
+ * problem, without a stack trace. These run on any machine: vmctl fails before KVM is touched,
+ * or the KVM device itself is the mistake.
+ */
+import { describe, runVmctl, type VmctlResult } from "../vmctl.ts";
+import { wrapAsBzImage } from "../guests/flat_kernel.ts";
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+function assertOneLineError(result: VmctlResult, expected: RegExp): void {
+  assert(result.code === 1, `expected exit 1\n${describe(result)}`);
+  const lines = result.stderr.trimEnd().split("\n");
+  assert(lines.length === 1, `expected one line on stderr\n${describe(result)}`);
+  assert(lines[0].startsWith("vmctl: "), `expected a 'vmctl:' line\n${describe(result)}`);
+  assert(expected.test(lines[0]), `stderr does not match ${expected}\n${describe(result)}`);
+  assert(result.stdout === "", `expected nothing on stdout\n${describe(result)}`);
+}
+
+const kernel = await Deno.makeTempFile({ suffix: ".bzImage" });
+await Deno.writeFile(kernel, wrapAsBzImage(new Uint8Array([0xf4])));
+
+Deno.test("missing kernel file", async () => {
+  const result = await runVmctl(["run", "--kernel", "/nonexistent/vmlinuz"]);
+  assertOneLineError(result, /kernel file \/nonexistent\/vmlinuz does not exist/);
+});
+
+Deno.test("missing initrd file", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "--initrd", "/nonexistent/initrd"]);
+  assertOneLineError(result, /initrd file \/nonexistent\/initrd does not exist/);
+});
+
+Deno.test("a kernel that is not a bzImage", async () => {
+  const notKernel = await Deno.makeTempFile();
+  await Deno.writeTextFile(notKernel, "this is not a kernel\n".repeat(100));
+  const result = await runVmctl(["run", "--kernel", notKernel]);
+  assertOneLineError(result, /is not a Linux bzImage/);
+});
+
+Deno.test("a folder as the kernel", async () => {
+  const result = await runVmctl(["run", "--kernel", "/tmp"]);
+  assertOneLineError(result, /is a folder/);
+});
+
+Deno.test("an empty kernel file", async () => {
+  const empty = await Deno.makeTempFile();
+  const result = await runVmctl(["run", "--kernel", empty]);
+  assertOneLineError(result, /is empty/);
+});
+
+Deno.test("-r 0", async () => {
+  const result = await runVmctl(["run", "-r", "0", "--kernel", kernel]);
+  assertOneLineError(result, /at least 16 MiB/);
+});
+
+Deno.test("-r that is not a number", async () => {
+  const result = await runVmctl(["run", "-r", "lots", "--kernel", kernel]);
+  assertOneLineError(result, /whole number of MiB/);
+});
+
+Deno.test("-r beyond host memory", async () => {
+  const result = await runVmctl(["run", "-r", "99999999", "--kernel", kernel]);
+  assertOneLineError(result, /more RAM than this host has/);
+});
+
+Deno.test("an unknown flag", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "--frobnicate"]);
+  assertOneLineError(result, /unknown option '--frobnicate'/);
+});
+
+Deno.test("an unknown command", async () => {
+  const result = await runVmctl(["boot"]);
+  assertOneLineError(result, /unknown command 'boot'/);
+});
+
+Deno.test("a bad timeout", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "-t", "-3"]);
+  assertOneLineError(result, /positive number of seconds/);
+});
+
+Deno.test("no kernel at all", async () => {
+  const result = await runVmctl(["run", "-r", "128"]);
+  assertOneLineError(result, /give a kernel with --kernel/);
+});
+
+Deno.test("KVM device missing", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel], {
+    env: { VMCTL_KVM_DEVICE: "/nonexistent/kvm" },
+  });
+  assertOneLineError(result, /\/nonexistent\/kvm does not exist: KVM is not available/);
+});
+
+Deno.test("KVM device that is not KVM", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel], {
+    env: { VMCTL_KVM_DEVICE: "/dev/null" },
+  });
+  assertOneLineError(result, /\/dev\/null is not a KVM device/);
+});
+
+Deno.test("KVM device without permission", async () => {
+  // A device file nobody may open. Root passes permission checks through CAP_DAC_OVERRIDE, so
+  // under root vmctl runs with that capability removed from its bounding set.
+  const device = await Deno.makeTempFile({ prefix: "vmctl-kvm-" });
+  await Deno.chmod(device, 0o000);
+  const result = await runVmctl(["run", "--kernel", kernel], {
+    env: { VMCTL_KVM_DEVICE: device },
+    wrapper: Deno.uid() === 0
+      ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+      : [],
+  });
+  assertOneLineError(result, /no permission to open .*: add your user to the 'kvm' group/);
+});
