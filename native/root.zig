@@ -121,8 +121,23 @@ export fn vmctl_error_message(buffer: [*]u8, len: usize) usize {
     return vm_mod.ErrorMessage.copy(buffer[0..len]);
 }
 
+comptime {
+    // Device files are tested on their own and so cannot import platform.zig; keep them in step.
+    std.debug.assert(@import("devices/acpi_pm.zig").AcpiPm.s5_sleep_type == @import("platform.zig").acpi_s5_sleep_type);
+}
+
 test {
     _ = @import("memory.zig");
     _ = @import("kvm.zig");
     _ = @import("devices/device.zig");
+    _ = @import("devices/uart16550.zig");
+    _ = @import("devices/cmos.zig");
+    _ = @import("devices/i8042.zig");
+    _ = @import("devices/acpi_pm.zig");
+    _ = @import("devices/reset_control.zig");
+    _ = @import("devices/post_code.zig");
+    _ = @import("devices/debug_console.zig");
+    _ = @import("boot/linux.zig");
+    _ = @import("boot/acpi.zig");
+    _ = @import("boot/long_mode.zig");
 }

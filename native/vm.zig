@@ -200,7 +200,7 @@ fn openKvm(path: [*:0]const u8) CreateError!i32 {
                 ErrorMessage.set("{s} does not exist", .{shown});
                 return error.KvmMissing;
             },
-            error.AccessDenied, error.PermissionDenied => {
+            error.AccessDenied => {
                 ErrorMessage.set("no permission to open {s}", .{shown});
                 return error.KvmPermission;
             },
@@ -248,7 +248,7 @@ fn initDevices(vm: *Vm) void {
     vm.keyboard_controller = I8042.init(irqLine(vm, platform.keyboard_controller.irq.?), irqLine(vm, platform.mouse_irq), &vm.requests);
     vm.acpi_pm = AcpiPm.init(irqLine(vm, platform.sci_irq), &vm.requests, hostMonotonicNs);
     vm.reset_control = ResetControl.init(&vm.requests);
-    vm.post_code = PostCode{};
+    vm.post_code = PostCode.init();
     vm.debug_console = DebugConsole.init(debug_sink);
 }
 
@@ -383,16 +383,16 @@ pub fn loadLinux(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline:
     std.debug.assert(vm.vcpu_count >= 1);
     const rsdp = try acpi.build(vm.memory, platform.linux_boot.acpi_tables, platform.memory.bios_area_end, acpi.configForPlatform(vm.vcpu_count));
     const entry = try linux_boot.load(vm.memory, kernel_image, initrd, cmdline, rsdp);
-    try long_mode.writeGdt(vm.memory, platform.linux_boot.gdt);
+    const long = entry.mode == .long_64;
+    const code = if (long) long_mode.code64 else long_mode.code32;
+    try long_mode.writeGdt(vm.memory, platform.linux_boot.gdt, code);
     const cr3 = try long_mode.writeIdentityPageTables(vm.memory, platform.linux_boot.page_tables);
     const fd = vm.vcpus[0].fd;
 
     var sregs: kvm.Sregs = undefined;
     _ = try kvmCall(fd, kvm.ioctl.get_sregs, @intFromPtr(&sregs), "KVM_GET_SREGS");
-    const long = entry.mode == .long_64;
-    const code = if (long) long_mode.code64 else long_mode.code32;
-    sregs.cs = segment(code, long_mode.code_selector);
-    const data = segment(long_mode.data, long_mode.data_selector);
+    sregs.cs = segment(code, long_mode.boot_cs);
+    const data = segment(long_mode.data, long_mode.boot_ds);
     sregs.ds = data;
     sregs.es = data;
     sregs.fs = data;
@@ -400,19 +400,15 @@ pub fn loadLinux(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline:
     sregs.ss = data;
     sregs.gdt = .{ .base = platform.linux_boot.gdt, .limit = long_mode.gdt_limit };
     sregs.idt = .{ .base = 0, .limit = 0 };
-    const cr0_pe: u64 = 1 << 0;
+    // ET is hard-wired to 1 on every CPU since the 486; KVM reports it set at reset.
     const cr0_et: u64 = 1 << 4;
-    const cr0_pg: u64 = 1 << 31;
-    const cr4_pae: u64 = 1 << 5;
-    const efer_lme: u64 = 1 << 8;
-    const efer_lma: u64 = 1 << 10;
     if (long) {
-        sregs.cr0 = cr0_pe | cr0_et | cr0_pg;
+        sregs.cr0 = long_mode.cr0_pe | cr0_et | long_mode.cr0_pg;
         sregs.cr3 = cr3;
-        sregs.cr4 = cr4_pae;
-        sregs.efer = efer_lme | efer_lma;
+        sregs.cr4 = long_mode.cr4_pae;
+        sregs.efer = long_mode.efer_lme | long_mode.efer_lma;
     } else {
-        sregs.cr0 = cr0_pe | cr0_et;
+        sregs.cr0 = long_mode.cr0_pe | cr0_et;
         sregs.cr3 = 0;
         sregs.cr4 = 0;
         sregs.efer = 0;
@@ -424,10 +420,10 @@ pub fn loadLinux(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline:
     _ = try kvmCall(fd, kvm.ioctl.set_regs, @intFromPtr(&regs), "KVM_SET_REGS");
 }
 
-fn segment(descriptor: long_mode.Descriptor, selector: u16) kvm.Segment {
+fn segment(descriptor: long_mode.Segment, selector: u16) kvm.Segment {
     return .{
         .base = descriptor.base,
-        .limit = descriptor.limit,
+        .limit = descriptor.limitBytes(),
         .selector = selector,
         .type = descriptor.type,
         .present = descriptor.present,

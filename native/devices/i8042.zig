@@ -1,0 +1,810 @@
+//! The i8042 PS/2 controller with a keyboard and a mouse behind it. Data goes through port 0x60
+//! (offset 0), status and controller commands through port 0x64 (offset 4). Every command is
+//! handled at once, so the input buffer is never full; replies queue in a small output ring whose
+//! head is what port 0x60 shows. No keys are pressed and the mouse never moves yet: the keyboard
+//! and mouse only answer commands, and `pushKeyboardBytes` is the hook for injected keys.
+const std = @import("std");
+const assert = std.debug.assert;
+const device = @import("device.zig");
+const IrqLine = device.IrqLine;
+const MachineRequests = device.MachineRequests;
+
+pub const I8042 = struct {
+    /// Output ring size; far more than any reply (at most four bytes) needs.
+    pub const queue_capacity: u8 = 32;
+    /// Room injected keyboard bytes leave free, so replies to commands always fit.
+    pub const reply_reserve: u8 = 8;
+    /// Offsets 0 (port 0x60) to 4 (port 0x64); 1-3 are not ours.
+    pub const port_count: u16 = 5;
+    pub const data_offset: u16 = 0;
+    pub const command_offset: u16 = 4;
+
+    comptime {
+        assert(reply_reserve < queue_capacity);
+    }
+
+    /// Guards everything below: vCPU threads and the key injector get here.
+    mutex: std.Thread.Mutex = .{},
+    keyboard_irq: IrqLine,
+    mouse_irq: IrqLine,
+    requests: *MachineRequests,
+
+    queue: [queue_capacity]Output = undefined,
+    queue_head: u8 = 0,
+    queue_count: u8 = 0,
+    /// The last byte read from port 0x60, which reads again while the output buffer is empty.
+    data: u8 = 0,
+    /// The controller's internal RAM (commands 0x20-0x3F read it, 0x60-0x7F write it); byte 0 is
+    /// the controller command byte. As a BIOS leaves it: translation, system flag, keyboard
+    /// interrupt on, aux port disabled.
+    ram: [32]u8 = [_]u8{ctr_translate | ctr_aux_disable | ctr_system_flag | ctr_keyboard_interrupt} ++ [_]u8{0} ** 31,
+    /// The controller output port (0xD0/0xD1): bit 0 is the CPU reset line (active low), bit 1
+    /// the A20 gate.
+    output_port: u8 = 0x03,
+    /// Status bit 3: whether the last write went to port 0x64 (a command) rather than 0x60.
+    last_write_was_command: bool = false,
+    /// What the next byte written to port 0x60 means.
+    pending: Pending = .keyboard,
+    keyboard: Keyboard = .{},
+    mouse: Mouse = .{},
+
+    /// Reply bytes lost to a full output ring (saturating).
+    dropped_bytes: u32 = 0,
+    /// Accesses with the wrong width or outside ports 0x60 and 0x64 (saturating).
+    bad_accesses: u32 = 0,
+
+    const Source = enum { keyboard, aux };
+    const Output = struct { byte: u8, source: Source };
+
+    const Pending = union(enum) {
+        /// Plain data: a command for the keyboard.
+        keyboard,
+        write_ram: u5,
+        write_output_port,
+        write_keyboard_output,
+        write_aux_output,
+        write_aux,
+    };
+
+    const status_output_full: u8 = 0x01;
+    const status_system_flag: u8 = 0x04;
+    const status_command: u8 = 0x08;
+    /// Set when the keyboard is not inhibited (no keylock); Linux warns when it reads clear.
+    const status_unlocked: u8 = 0x10;
+    const status_aux_data: u8 = 0x20;
+
+    const ctr_keyboard_interrupt: u8 = 0x01;
+    const ctr_aux_interrupt: u8 = 0x02;
+    const ctr_system_flag: u8 = 0x04;
+    const ctr_keyboard_disable: u8 = 0x10;
+    const ctr_aux_disable: u8 = 0x20;
+    const ctr_translate: u8 = 0x40;
+
+    const Command = struct {
+        const read_ram_first: u8 = 0x20;
+        const read_ram_last: u8 = 0x3F;
+        const write_ram_first: u8 = 0x60;
+        const write_ram_last: u8 = 0x7F;
+        const disable_aux: u8 = 0xA7;
+        const enable_aux: u8 = 0xA8;
+        const test_aux: u8 = 0xA9;
+        const self_test: u8 = 0xAA;
+        const test_keyboard: u8 = 0xAB;
+        const disable_keyboard: u8 = 0xAD;
+        const enable_keyboard: u8 = 0xAE;
+        const read_output_port: u8 = 0xD0;
+        const write_output_port: u8 = 0xD1;
+        const write_keyboard_output: u8 = 0xD2;
+        const write_aux_output: u8 = 0xD3;
+        const write_aux: u8 = 0xD4;
+        const pulse_first: u8 = 0xF0;
+    };
+
+    const self_test_passed: u8 = 0x55;
+    const interface_test_passed: u8 = 0x00;
+    const output_port_reset: u8 = 0x01;
+
+    pub fn init(keyboard_irq: IrqLine, mouse_irq: IrqLine, requests: *MachineRequests) I8042 {
+        return .{ .keyboard_irq = keyboard_irq, .mouse_irq = mouse_irq, .requests = requests };
+    }
+
+    pub fn read(self: *I8042, offset: u16, data: []u8) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (data.len != 1 or (offset != data_offset and offset != command_offset)) {
+            @memset(data, 0xFF);
+            self.bad_accesses +|= 1;
+            return;
+        }
+        data[0] = if (offset == data_offset) self.readData() else self.status();
+    }
+
+    pub fn write(self: *I8042, offset: u16, data: []const u8) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (data.len != 1 or (offset != data_offset and offset != command_offset)) {
+            self.bad_accesses +|= 1;
+            return;
+        }
+        self.last_write_was_command = offset == command_offset;
+        if (offset == data_offset) self.writeData(data[0]) else self.controllerCommand(data[0]);
+        self.updateIrqs();
+    }
+
+    /// Queues bytes as if the keyboard sent them (no translation is applied). Returns how many
+    /// were taken: none while the keyboard is disabled or not scanning, and never so many that
+    /// replies to commands would no longer fit.
+    pub fn pushKeyboardBytes(self: *I8042, bytes: []const u8) usize {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (self.commandByte() & ctr_keyboard_disable != 0 or !self.keyboard.scanning) return 0;
+        const room = (queue_capacity - reply_reserve) -| self.queue_count;
+        const accepted: usize = @min(bytes.len, room);
+        for (bytes[0..accepted]) |byte| self.enqueue(byte, .keyboard);
+        self.updateIrqs();
+        return accepted;
+    }
+
+    fn commandByte(self: *const I8042) u8 {
+        return self.ram[0];
+    }
+
+    fn status(self: *const I8042) u8 {
+        var value: u8 = status_unlocked;
+        if (self.queue_count > 0) {
+            value |= status_output_full;
+            if (self.queue[self.queue_head].source == .aux) value |= status_aux_data;
+        }
+        if (self.commandByte() & ctr_system_flag != 0) value |= status_system_flag;
+        if (self.last_write_was_command) value |= status_command;
+        return value;
+    }
+
+    fn readData(self: *I8042) u8 {
+        if (self.queue_count == 0) return self.data;
+        self.data = self.dequeue();
+        // Drop both lines so that a byte already waiting behind this one makes a fresh edge.
+        self.keyboard_irq.set(false);
+        self.mouse_irq.set(false);
+        self.updateIrqs();
+        return self.data;
+    }
+
+    fn writeData(self: *I8042, byte: u8) void {
+        const pending = self.pending;
+        self.pending = .keyboard;
+        switch (pending) {
+            .keyboard => self.keyboardCommand(byte),
+            .write_ram => |index| self.ram[index] = byte,
+            .write_output_port => self.writeOutputPort(byte),
+            .write_keyboard_output => self.enqueue(byte, .keyboard),
+            .write_aux_output => self.enqueue(byte, .aux),
+            .write_aux => self.mouseCommand(byte),
+        }
+    }
+
+    fn controllerCommand(self: *I8042, command: u8) void {
+        // A new command abandons one still waiting for its parameter byte.
+        self.pending = .keyboard;
+        switch (command) {
+            Command.read_ram_first...Command.read_ram_last => {
+                self.enqueue(self.ram[command - Command.read_ram_first], .keyboard);
+            },
+            Command.write_ram_first...Command.write_ram_last => {
+                self.pending = .{ .write_ram = @intCast(command - Command.write_ram_first) };
+            },
+            Command.disable_aux => self.ram[0] |= ctr_aux_disable,
+            Command.enable_aux => self.ram[0] &= ~ctr_aux_disable,
+            Command.test_aux, Command.test_keyboard => self.enqueue(interface_test_passed, .keyboard),
+            Command.self_test => self.enqueue(self_test_passed, .keyboard),
+            Command.disable_keyboard => self.ram[0] |= ctr_keyboard_disable,
+            Command.enable_keyboard => self.ram[0] &= ~ctr_keyboard_disable,
+            Command.read_output_port => self.enqueue(self.output_port, .keyboard),
+            Command.write_output_port => self.pending = .write_output_port,
+            Command.write_keyboard_output => self.pending = .write_keyboard_output,
+            Command.write_aux_output => self.pending = .write_aux_output,
+            Command.write_aux => self.pending = .write_aux,
+            // Pulse the output lines whose bits are clear; line 0 is the CPU reset.
+            Command.pulse_first...0xFF => if (command & output_port_reset == 0) {
+                self.requests.request(.reset);
+            },
+            else => {}, // vendor commands: ignored
+        }
+    }
+
+    fn writeOutputPort(self: *I8042, byte: u8) void {
+        self.output_port = byte;
+        if (byte & output_port_reset == 0) self.requests.request(.reset);
+    }
+
+    fn keyboardCommand(self: *I8042, byte: u8) void {
+        var replies = Replies{};
+        self.keyboard.command(byte, &replies);
+        for (replies.slice()) |reply| self.enqueue(reply, .keyboard);
+    }
+
+    fn mouseCommand(self: *I8042, byte: u8) void {
+        var replies = Replies{};
+        self.mouse.command(byte, &replies);
+        for (replies.slice()) |reply| self.enqueue(reply, .aux);
+    }
+
+    fn enqueue(self: *I8042, byte: u8, source: Source) void {
+        if (self.queue_count == queue_capacity) {
+            self.dropped_bytes +|= 1;
+            return;
+        }
+        const tail = (self.queue_head + self.queue_count) % queue_capacity;
+        self.queue[tail] = .{ .byte = byte, .source = source };
+        self.queue_count += 1;
+    }
+
+    fn dequeue(self: *I8042) u8 {
+        assert(self.queue_count > 0);
+        const byte = self.queue[self.queue_head].byte;
+        self.queue_head = (self.queue_head + 1) % queue_capacity;
+        self.queue_count -= 1;
+        return byte;
+    }
+
+    /// IRQ 1 is raised while a keyboard byte waits in the output buffer, IRQ 12 while an aux
+    /// byte does, each only if the command byte enables it.
+    fn updateIrqs(self: *I8042) void {
+        var keyboard = false;
+        var aux = false;
+        if (self.queue_count > 0) {
+            const ctr = self.commandByte();
+            switch (self.queue[self.queue_head].source) {
+                .keyboard => keyboard = ctr & ctr_keyboard_interrupt != 0,
+                .aux => aux = ctr & ctr_aux_interrupt != 0,
+            }
+        }
+        self.keyboard_irq.set(keyboard);
+        self.mouse_irq.set(aux);
+    }
+
+    fn checkInvariants(self: *const I8042) void {
+        assert(self.queue_count <= queue_capacity);
+        assert(self.queue_head < queue_capacity);
+        assert(!(self.keyboard_irq.level and self.mouse_irq.level));
+        if (self.queue_count == 0) assert(!self.keyboard_irq.level and !self.mouse_irq.level);
+    }
+};
+
+/// The bytes a PS/2 device sends back for one command byte.
+const Replies = struct {
+    bytes: [4]u8 = undefined,
+    len: u8 = 0,
+
+    fn add(self: *Replies, byte: u8) void {
+        assert(self.len < self.bytes.len);
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn slice(self: *const Replies) []const u8 {
+        return self.bytes[0..self.len];
+    }
+};
+
+const ack: u8 = 0xFA;
+const resend: u8 = 0xFE;
+const self_test_ok: u8 = 0xAA;
+
+/// An MF2 keyboard as far as its command set goes.
+const Keyboard = struct {
+    /// Whether keys are reported (0xF4 enables, 0xF5 disables).
+    scanning: bool = true,
+    scancode_set: u8 = 2,
+    leds: u8 = 0,
+    /// Typematic rate and delay; 0x2B (10.9 characters/s after 500 ms) is the default.
+    typematic: u8 = default_typematic,
+    /// Which command's parameter byte comes next, if any.
+    awaiting: Parameter = .none,
+
+    const Parameter = enum { none, leds, typematic, scancode_set };
+    const default_typematic: u8 = 0x2B;
+
+    const set_leds: u8 = 0xED;
+    const echo: u8 = 0xEE;
+    const select_scancode_set: u8 = 0xF0;
+    const identify: u8 = 0xF2;
+    const set_typematic: u8 = 0xF3;
+    const enable_scanning: u8 = 0xF4;
+    const disable_scanning: u8 = 0xF5;
+    const set_defaults: u8 = 0xF6;
+    const reset: u8 = 0xFF;
+    const id = [2]u8{ 0xAB, 0x83 };
+
+    fn command(self: *Keyboard, byte: u8, replies: *Replies) void {
+        const awaiting = self.awaiting;
+        self.awaiting = .none;
+        switch (awaiting) {
+            .none => self.newCommand(byte, replies),
+            .leds => {
+                self.leds = byte & 0x07;
+                replies.add(ack);
+            },
+            .typematic => {
+                self.typematic = byte & 0x7F;
+                replies.add(ack);
+            },
+            .scancode_set => self.scancodeSet(byte, replies),
+        }
+    }
+
+    fn newCommand(self: *Keyboard, byte: u8, replies: *Replies) void {
+        switch (byte) {
+            set_leds => self.acknowledgeAndAwait(.leds, replies),
+            echo => replies.add(echo),
+            select_scancode_set => self.acknowledgeAndAwait(.scancode_set, replies),
+            identify => {
+                replies.add(ack);
+                replies.add(id[0]);
+                replies.add(id[1]);
+            },
+            set_typematic => self.acknowledgeAndAwait(.typematic, replies),
+            enable_scanning => {
+                self.scanning = true;
+                replies.add(ack);
+            },
+            disable_scanning => {
+                self.setDefaults();
+                self.scanning = false;
+                replies.add(ack);
+            },
+            set_defaults => {
+                self.setDefaults();
+                replies.add(ack);
+            },
+            reset => {
+                self.* = .{};
+                replies.add(ack);
+                replies.add(self_test_ok);
+            },
+            else => replies.add(resend),
+        }
+    }
+
+    fn acknowledgeAndAwait(self: *Keyboard, parameter: Parameter, replies: *Replies) void {
+        self.awaiting = parameter;
+        replies.add(ack);
+    }
+
+    /// 0xF0's parameter: 0 asks for the current set, 1-3 select one.
+    fn scancodeSet(self: *Keyboard, byte: u8, replies: *Replies) void {
+        switch (byte) {
+            0 => {
+                replies.add(ack);
+                replies.add(self.scancode_set);
+            },
+            1...3 => {
+                self.scancode_set = byte;
+                replies.add(ack);
+            },
+            else => replies.add(resend),
+        }
+    }
+
+    fn setDefaults(self: *Keyboard) void {
+        self.typematic = default_typematic;
+        self.leds = 0;
+    }
+};
+
+/// A standard PS/2 mouse (device ID 0) as far as its command set goes.
+const Mouse = struct {
+    /// Data reporting in stream mode (0xF4/0xF5).
+    reporting: bool = false,
+    remote_mode: bool = false,
+    scaling_2to1: bool = false,
+    /// Counts per millimetre as 0-3 (1, 2, 4, 8).
+    resolution: u8 = 2,
+    /// Reports per second.
+    sample_rate: u8 = 100,
+    awaiting: Parameter = .none,
+
+    const Parameter = enum { none, resolution, sample_rate };
+
+    const set_scaling_1to1: u8 = 0xE6;
+    const set_scaling_2to1: u8 = 0xE7;
+    const set_resolution: u8 = 0xE8;
+    const status_request: u8 = 0xE9;
+    const set_stream_mode: u8 = 0xEA;
+    const set_remote_mode: u8 = 0xF0;
+    const get_id: u8 = 0xF2;
+    const set_sample_rate: u8 = 0xF3;
+    const enable_reporting: u8 = 0xF4;
+    const disable_reporting: u8 = 0xF5;
+    const set_defaults: u8 = 0xF6;
+    const reset: u8 = 0xFF;
+    const id: u8 = 0x00;
+
+    const status_remote: u8 = 0x40;
+    const status_enabled: u8 = 0x20;
+    const status_scaling: u8 = 0x10;
+
+    fn command(self: *Mouse, byte: u8, replies: *Replies) void {
+        const awaiting = self.awaiting;
+        self.awaiting = .none;
+        switch (awaiting) {
+            .none => self.newCommand(byte, replies),
+            .resolution => self.resolution = byte & 0x03,
+            .sample_rate => self.sample_rate = byte,
+        }
+        if (awaiting != .none) replies.add(ack);
+    }
+
+    fn newCommand(self: *Mouse, byte: u8, replies: *Replies) void {
+        switch (byte) {
+            set_scaling_1to1 => self.scaling_2to1 = false,
+            set_scaling_2to1 => self.scaling_2to1 = true,
+            set_resolution => self.awaiting = .resolution,
+            set_stream_mode => self.remote_mode = false,
+            set_remote_mode => self.remote_mode = true,
+            set_sample_rate => self.awaiting = .sample_rate,
+            enable_reporting => self.reporting = true,
+            disable_reporting => self.reporting = false,
+            set_defaults => self.* = .{},
+            status_request, get_id, reset => {},
+            else => {
+                replies.add(resend);
+                return;
+            },
+        }
+        replies.add(ack);
+        switch (byte) {
+            status_request => {
+                replies.add(self.statusByte());
+                replies.add(self.resolution);
+                replies.add(self.sample_rate);
+            },
+            get_id => replies.add(id),
+            reset => {
+                self.* = .{};
+                replies.add(self_test_ok);
+                replies.add(id);
+            },
+            else => {},
+        }
+    }
+
+    /// First byte of the 0xE9 reply; no buttons are ever held.
+    fn statusByte(self: *const Mouse) u8 {
+        var value: u8 = 0;
+        if (self.remote_mode) value |= status_remote;
+        if (self.reporting) value |= status_enabled;
+        if (self.scaling_2to1) value |= status_scaling;
+        return value;
+    }
+};
+
+const testing = std.testing;
+
+const IrqRecorder = struct {
+    level: bool = false,
+    rises: u32 = 0,
+
+    fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
+        _ = gsi;
+        const self: *IrqRecorder = @ptrCast(@alignCast(context.?));
+        if (level and !self.level) self.rises += 1;
+        self.level = level;
+    }
+
+    fn line(self: *IrqRecorder, gsi: u32) IrqLine {
+        return .{ .gsi = gsi, .context = self, .setFn = record };
+    }
+};
+
+const Rig = struct {
+    keyboard_irq: IrqRecorder = .{},
+    mouse_irq: IrqRecorder = .{},
+    requests: MachineRequests = .{},
+    controller: I8042 = undefined,
+
+    fn setUp(rig: *Rig) void {
+        rig.controller = I8042.init(rig.keyboard_irq.line(1), rig.mouse_irq.line(12), &rig.requests);
+    }
+
+    fn status(rig: *Rig) u8 {
+        var data = [1]u8{0};
+        rig.controller.read(4, &data);
+        return data[0];
+    }
+
+    fn readData(rig: *Rig) u8 {
+        var data = [1]u8{0};
+        rig.controller.read(0, &data);
+        return data[0];
+    }
+
+    fn command(rig: *Rig, byte: u8) void {
+        rig.controller.write(4, &[1]u8{byte});
+    }
+
+    fn writeData(rig: *Rig, byte: u8) void {
+        rig.controller.write(0, &[1]u8{byte});
+    }
+
+    /// Reads every queued byte, checking each is flagged as coming from `aux` or not.
+    fn expectReplies(rig: *Rig, expected: []const u8, aux: bool) !void {
+        for (expected) |byte| {
+            const status_value = rig.status();
+            try testing.expect(status_value & 0x01 != 0);
+            try testing.expectEqual(aux, status_value & 0x20 != 0);
+            try testing.expectEqual(byte, rig.readData());
+        }
+        try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    }
+};
+
+test "Linux i8042 probe: flush, self test, command byte, aux loop, interrupt delivery" {
+    var rig = Rig{};
+    rig.setUp();
+
+    // Flush: nothing waiting; the keylock bit reads as unlocked and the system flag is set.
+    try testing.expectEqual(@as(u8, 0x14), rig.status());
+    rig.command(0xAA);
+    try testing.expectEqual(@as(u8, 0x1D), rig.status()); // OBF | SYS | A2 | unlocked
+    try testing.expectEqual(@as(u8, 0x55), rig.readData());
+    try testing.expect(rig.keyboard_irq.rises > 0); // keyboard interrupts were on
+
+    rig.command(0x20);
+    try rig.expectReplies(&.{0x65}, false);
+    // Disable the keyboard and its interrupt while probing, as Linux does.
+    rig.command(0x60);
+    rig.writeData(0x74);
+    try testing.expectEqual(@as(u8, 0x00), rig.status() & 0x08); // data write clears A2
+    rig.command(0x20);
+    try rig.expectReplies(&.{0x74}, false);
+
+    // AUX loopback: the byte comes back marked as aux data.
+    rig.command(0xD3);
+    rig.writeData(0x5A);
+    try rig.expectReplies(&.{0x5A}, true);
+    try testing.expectEqual(@as(u32, 0), rig.mouse_irq.rises); // aux interrupt still off
+
+    // Toggle the aux port and read the command byte back each time.
+    rig.command(0xA7);
+    rig.command(0x20);
+    try rig.expectReplies(&.{0x74}, false);
+    rig.command(0xA8);
+    rig.command(0x20);
+    try rig.expectReplies(&.{0x54}, false);
+
+    // With AUXINT set, the loopback byte raises IRQ 12 and reading it lowers it.
+    rig.command(0x60);
+    rig.writeData(0x56);
+    rig.command(0xD3);
+    rig.writeData(0xA5);
+    try testing.expect(rig.mouse_irq.level);
+    try testing.expect(!rig.keyboard_irq.level);
+    try testing.expectEqual(@as(u8, 0xA5), rig.readData());
+    try testing.expect(!rig.mouse_irq.level);
+
+    // Interface tests.
+    rig.command(0xAB);
+    rig.command(0xA9);
+    try rig.expectReplies(&.{ 0x00, 0x00 }, false);
+    try testing.expectEqual(MachineRequests.Request.none, rig.requests.get());
+}
+
+test "keyboard reset and identify through port 0x60, each byte its own interrupt edge" {
+    var rig = Rig{};
+    rig.setUp();
+
+    rig.writeData(0xFF);
+    try testing.expect(rig.keyboard_irq.level);
+    const rises = rig.keyboard_irq.rises;
+    try testing.expectEqual(@as(u8, 0xFA), rig.readData());
+    try testing.expect(rig.keyboard_irq.level);
+    try testing.expectEqual(rises + 1, rig.keyboard_irq.rises);
+    try testing.expectEqual(@as(u8, 0xAA), rig.readData());
+    try testing.expect(!rig.keyboard_irq.level);
+
+    rig.writeData(0xF2);
+    try rig.expectReplies(&.{ 0xFA, 0xAB, 0x83 }, false);
+    rig.writeData(0xED);
+    rig.writeData(0x07);
+    try rig.expectReplies(&.{ 0xFA, 0xFA }, false);
+    try testing.expectEqual(@as(u8, 7), rig.controller.keyboard.leds);
+    rig.writeData(0xF3);
+    rig.writeData(0x00);
+    try rig.expectReplies(&.{ 0xFA, 0xFA }, false);
+    rig.writeData(0xF0);
+    rig.writeData(0x00);
+    try rig.expectReplies(&.{ 0xFA, 0xFA, 0x02 }, false);
+    rig.writeData(0xF0);
+    rig.writeData(0x01);
+    rig.writeData(0xF0);
+    rig.writeData(0x00);
+    try rig.expectReplies(&.{ 0xFA, 0xFA, 0xFA, 0xFA, 0x01 }, false);
+    rig.writeData(0xF0);
+    rig.writeData(0x09);
+    try rig.expectReplies(&.{ 0xFA, 0xFE }, false);
+    rig.writeData(0xEE);
+    rig.writeData(0x12);
+    try rig.expectReplies(&.{ 0xEE, 0xFE }, false);
+    rig.writeData(0xF5);
+    rig.writeData(0xF6);
+    rig.writeData(0xF4);
+    try rig.expectReplies(&.{ 0xFA, 0xFA, 0xFA }, false);
+    // An empty output buffer reads the last byte again.
+    try testing.expectEqual(@as(u8, 0xFA), rig.readData());
+}
+
+test "mouse commands through 0xD4" {
+    var rig = Rig{};
+    rig.setUp();
+    rig.command(0xA8);
+    rig.command(0x60);
+    rig.writeData(0x47); // both interrupts, aux enabled
+
+    const Exchange = struct { send: []const u8, expect: []const u8 };
+    const exchanges = [_]Exchange{
+        .{ .send = &.{0xFF}, .expect = &.{ 0xFA, 0xAA, 0x00 } },
+        .{ .send = &.{0xF2}, .expect = &.{ 0xFA, 0x00 } },
+        .{ .send = &.{ 0xF3, 0xC8 }, .expect = &.{ 0xFA, 0xFA } },
+        .{ .send = &.{ 0xE8, 0x03 }, .expect = &.{ 0xFA, 0xFA } },
+        .{ .send = &.{0xE7}, .expect = &.{0xFA} },
+        .{ .send = &.{0xE9}, .expect = &.{ 0xFA, 0x10, 0x03, 0xC8 } },
+        .{ .send = &.{0xE6}, .expect = &.{0xFA} },
+        .{ .send = &.{0xF4}, .expect = &.{0xFA} },
+        .{ .send = &.{0xF0}, .expect = &.{0xFA} },
+        .{ .send = &.{0xE9}, .expect = &.{ 0xFA, 0x60, 0x03, 0xC8 } },
+        .{ .send = &.{0xEA}, .expect = &.{0xFA} },
+        .{ .send = &.{0xF6}, .expect = &.{0xFA} },
+        .{ .send = &.{0xE9}, .expect = &.{ 0xFA, 0x00, 0x02, 0x64 } },
+        .{ .send = &.{0xF5}, .expect = &.{0xFA} },
+        .{ .send = &.{0xEB}, .expect = &.{0xFE} },
+    };
+    for (exchanges) |exchange| {
+        for (exchange.send) |byte| {
+            rig.command(0xD4);
+            rig.writeData(byte);
+        }
+        try testing.expect(rig.mouse_irq.level);
+        try rig.expectReplies(exchange.expect, true);
+        try testing.expect(!rig.mouse_irq.level);
+    }
+    try testing.expectEqual(@as(u32, 0), rig.keyboard_irq.rises);
+}
+
+test "reset via 0xFE, the output port and the pulse commands" {
+    var rig = Rig{};
+    rig.setUp();
+    rig.command(0xFF); // pulses nothing
+    rig.command(0xF1); // line 0 not pulsed
+    try testing.expectEqual(MachineRequests.Request.none, rig.requests.get());
+    rig.command(0xFE);
+    try testing.expectEqual(MachineRequests.Request.reset, rig.requests.get());
+    rig.requests.clear();
+    rig.command(0xF0);
+    try testing.expectEqual(MachineRequests.Request.reset, rig.requests.get());
+    rig.requests.clear();
+
+    rig.command(0xD0);
+    try rig.expectReplies(&.{0x03}, false);
+    rig.command(0xD1);
+    rig.writeData(0xDF); // A20 on, reset line high
+    try testing.expectEqual(MachineRequests.Request.none, rig.requests.get());
+    rig.command(0xD0);
+    try rig.expectReplies(&.{0xDF}, false);
+    rig.command(0xD1);
+    rig.writeData(0xDE);
+    try testing.expectEqual(MachineRequests.Request.reset, rig.requests.get());
+
+    // A command abandons an earlier one's parameter: 0xFE here goes to the keyboard.
+    rig.requests.clear();
+    rig.command(0xD1);
+    rig.command(0xAE);
+    rig.writeData(0xFE);
+    try testing.expectEqual(MachineRequests.Request.none, rig.requests.get());
+    try rig.expectReplies(&.{0xFE}, false);
+}
+
+test "keyboard echo through 0xD2, disable bits and controller RAM" {
+    var rig = Rig{};
+    rig.setUp();
+    rig.command(0xD2);
+    rig.writeData(0x1C);
+    try rig.expectReplies(&.{0x1C}, false);
+    rig.command(0xAD);
+    rig.command(0x20);
+    try rig.expectReplies(&.{0x75}, false);
+    rig.command(0xAE);
+    rig.command(0x7F);
+    rig.writeData(0x99);
+    rig.command(0x3F);
+    rig.command(0x20);
+    try rig.expectReplies(&.{ 0x99, 0x65 }, false);
+
+    // With the keyboard interrupt off, replies wait silently; enabling it raises IRQ 1.
+    rig.command(0x60);
+    rig.writeData(0x64);
+    rig.command(0xAA);
+    try testing.expect(!rig.keyboard_irq.level);
+    rig.command(0x60);
+    rig.writeData(0x65);
+    try testing.expect(rig.keyboard_irq.level);
+    try rig.expectReplies(&.{0x55}, false);
+}
+
+test "injected keyboard bytes: refused while disabled, bounded, in order" {
+    var rig = Rig{};
+    rig.setUp();
+    rig.command(0xAD);
+    try testing.expectEqual(@as(usize, 0), rig.controller.pushKeyboardBytes(&.{0x1E}));
+    rig.command(0xAE);
+    rig.writeData(0xF5);
+    try rig.expectReplies(&.{0xFA}, false);
+    try testing.expectEqual(@as(usize, 0), rig.controller.pushKeyboardBytes(&.{0x1E}));
+    rig.writeData(0xF4);
+    try rig.expectReplies(&.{0xFA}, false);
+
+    var keys: [40]u8 = undefined;
+    for (&keys, 0..) |*key, i| key.* = @intCast(i + 1);
+    const room = I8042.queue_capacity - I8042.reply_reserve;
+    try testing.expectEqual(@as(usize, room), rig.controller.pushKeyboardBytes(&keys));
+    try testing.expect(rig.keyboard_irq.level);
+    // Replies still fit behind the injected keys.
+    rig.writeData(0xF2);
+    for (keys[0..room]) |key| try testing.expectEqual(key, rig.readData());
+    try rig.expectReplies(&.{ 0xFA, 0xAB, 0x83 }, false);
+    _ = rig.controller.pushKeyboardBytes(&.{});
+    try testing.expectEqual(@as(u32, 0), rig.controller.dropped_bytes);
+}
+
+test "a flood of replies fills the ring and the rest are dropped" {
+    var rig = Rig{};
+    rig.setUp();
+    var i: u32 = 0;
+    while (i < 40) : (i += 1) rig.command(0xAA);
+    try testing.expectEqual(I8042.queue_capacity, rig.controller.queue_count);
+    try testing.expectEqual(@as(u32, 8), rig.controller.dropped_bytes);
+    i = 0;
+    while (i < I8042.queue_capacity) : (i += 1) try testing.expectEqual(@as(u8, 0x55), rig.readData());
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    try testing.expect(!rig.keyboard_irq.level);
+}
+
+test "wrong widths and other offsets are ignored, read as ones and counted" {
+    var rig = Rig{};
+    rig.setUp();
+    var wide = [2]u8{ 0, 0 };
+    rig.controller.read(4, &wide);
+    try testing.expectEqualSlices(u8, &[2]u8{ 0xFF, 0xFF }, &wide);
+    rig.controller.write(4, &[2]u8{ 0xFE, 0xFE });
+    rig.controller.write(1, &[1]u8{0xFE});
+    rig.controller.write(3, &[1]u8{0xFE});
+    var data = [1]u8{0};
+    rig.controller.read(2, &data);
+    try testing.expectEqual(@as(u8, 0xFF), data[0]);
+    try testing.expectEqual(MachineRequests.Request.none, rig.requests.get());
+    try testing.expectEqual(@as(u32, 5), rig.controller.bad_accesses);
+}
+
+test "hostile guest: random accesses never panic and keep invariants" {
+    var rig = Rig{};
+    rig.setUp();
+    var prng = std.Random.DefaultPrng.init(0x8042);
+    const random = prng.random();
+    const widths = [_]usize{ 1, 2, 4 };
+    var i: u32 = 0;
+    while (i < 100_000) : (i += 1) {
+        const offset = random.uintLessThan(u16, I8042.port_count + 8);
+        const width = widths[random.uintLessThan(usize, widths.len)];
+        var data: [4]u8 = undefined;
+        random.bytes(&data);
+        switch (random.uintLessThan(u8, 8)) {
+            0...3 => rig.controller.read(offset, data[0..width]),
+            4...6 => rig.controller.write(offset, data[0..width]),
+            else => _ = rig.controller.pushKeyboardBytes(data[0..width]),
+        }
+        rig.controller.checkInvariants();
+        try testing.expectEqual(rig.controller.keyboard_irq.level, rig.keyboard_irq.level);
+        try testing.expectEqual(rig.controller.mouse_irq.level, rig.mouse_irq.level);
+    }
+    try testing.expect(rig.controller.bad_accesses > 0);
+}
