@@ -1,8 +1,10 @@
 //! A 16550A UART, wired as COM1. Transmission is instant: every byte written to THR leaves through
 //! `output` at once, so THR and the transmitter are always empty (LSR.THRE and LSR.TEMT set).
-//! Received bytes come from the host (`pushInput`, another thread) through a receive ring. The
-//! first `rx_fifo_depth` bytes of the ring play the chip's receive FIFO; the rest is host backlog
-//! still "on the wire", held back by flow control instead of being lost to overruns.
+//! Received bytes come from the host (`pushInput`, another thread) into a backlog, bytes still
+//! "on the wire". They move into the chip's receiver (the 16-byte FIFO, or one byte in 16450
+//! mode) only while the guest listens: not in loopback, and with the received-data interrupt
+//! enabled, which is what a driver does when a program opens the port. So input typed or piped
+//! before the guest is ready waits for it instead of being eaten by driver probes and FIFO resets.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -11,15 +13,15 @@ const ByteSink = device.ByteSink;
 
 pub const Uart16550 = struct {
     /// Host-side receive backlog: large enough that a pasted line or two is never dropped.
-    pub const rx_ring_capacity: u32 = 4096;
+    pub const backlog_capacity: u32 = 4096;
     /// The 16550A's receive FIFO depth.
     pub const rx_fifo_depth: u32 = 16;
     /// Registers occupy offsets 0..7 from the base.
     pub const register_count: u16 = 8;
 
     comptime {
-        assert(std.math.isPowerOfTwo(rx_ring_capacity));
-        assert(rx_fifo_depth <= rx_ring_capacity);
+        assert(std.math.isPowerOfTwo(backlog_capacity));
+        assert(std.math.isPowerOfTwo(rx_fifo_depth));
     }
 
     /// Guards everything below: the vCPU thread and the host's stdin thread both get here.
@@ -52,9 +54,14 @@ pub const Uart16550 = struct {
     /// ETBEI is enabled, cleared by a THR write or by an IIR read that reports it.
     thre_pending: bool = false,
 
-    rx_ring: [rx_ring_capacity]u8 = undefined,
+    /// The receiver: FIFO contents (or the single receive buffer in 16450 mode).
+    rx_fifo: [rx_fifo_depth]u8 = undefined,
     rx_head: u32 = 0,
     rx_count: u32 = 0,
+    /// Host input not yet in the receiver.
+    backlog: [backlog_capacity]u8 = undefined,
+    backlog_head: u32 = 0,
+    backlog_count: u32 = 0,
 
     /// Accesses with the wrong width or outside the registers (saturating).
     bad_accesses: u32 = 0,
@@ -124,6 +131,7 @@ pub const Uart16550 = struct {
             return;
         }
         data[0] = self.readRegister(@intCast(offset));
+        self.refillReceiver();
         self.updateIrq();
     }
 
@@ -135,16 +143,21 @@ pub const Uart16550 = struct {
             return;
         }
         self.writeRegister(@intCast(offset), data[0]);
+        self.refillReceiver();
         self.updateIrq();
     }
 
     /// Queues host input for the guest; returns how many bytes were accepted (the rest must be
-    /// offered again later). Nothing is accepted in loopback mode: the serial input is cut off.
+    /// offered again later).
     pub fn pushInput(self: *Uart16550, bytes: []const u8) usize {
         self.mutex.lock();
         defer self.mutex.unlock();
         const accepted: usize = @min(bytes.len, self.inputSpaceLocked());
-        for (bytes[0..accepted]) |byte| self.rxPush(byte);
+        for (bytes[0..accepted]) |byte| {
+            self.backlog[(self.backlog_head + self.backlog_count) % backlog_capacity] = byte;
+            self.backlog_count += 1;
+        }
+        self.refillReceiver();
         self.updateIrq();
         return accepted;
     }
@@ -157,8 +170,22 @@ pub const Uart16550 = struct {
     }
 
     fn inputSpaceLocked(self: *const Uart16550) u32 {
-        if (self.mcr & mcr_loop != 0) return 0;
-        return rx_ring_capacity - self.rx_count;
+        return backlog_capacity - self.backlog_count;
+    }
+
+    /// Moves host input into the receiver while the guest listens (see the file comment).
+    fn refillReceiver(self: *Uart16550) void {
+        const listening = self.mcr & mcr_loop == 0 and self.ier & ier_erbfi != 0;
+        if (!listening) return;
+        while (self.backlog_count > 0 and self.rx_count < self.receiverCapacity()) {
+            self.rxPush(self.backlog[self.backlog_head]);
+            self.backlog_head = (self.backlog_head + 1) % backlog_capacity;
+            self.backlog_count -= 1;
+        }
+    }
+
+    fn receiverCapacity(self: *const Uart16550) u32 {
+        return if (self.fifoEnabled()) rx_fifo_depth else 1;
     }
 
     fn readRegister(self: *Uart16550, register: u3) u8 {
@@ -282,8 +309,7 @@ pub const Uart16550 = struct {
     /// In loopback the receiver holds what the chip would: the FIFO, or one byte in 16450 mode.
     /// A byte arriving when that is full is lost and flagged as an overrun.
     fn receiveLoopback(self: *Uart16550, byte: u8) void {
-        const capacity: u32 = if (self.fifoEnabled()) rx_fifo_depth else 1;
-        if (self.rx_count >= capacity) {
+        if (self.rx_count >= self.receiverCapacity()) {
             self.lsr_errors |= lsr_oe;
             return;
         }
@@ -309,8 +335,7 @@ pub const Uart16550 = struct {
         if (self.ier & ier_erbfi != 0 and self.rx_count > 0) {
             // Below the trigger level a FIFO reports a character timeout; with instant
             // transmission the four idle character times have always already passed.
-            const in_fifo = @min(self.rx_count, rx_fifo_depth);
-            if (self.fifoEnabled() and in_fifo < self.rxTriggerLevel()) return iir_char_timeout;
+            if (self.fifoEnabled() and self.rx_count < self.rxTriggerLevel()) return iir_char_timeout;
             return iir_rx_data;
         }
         if (self.ier & ier_etbei != 0 and self.thre_pending) return iir_thr_empty;
@@ -325,30 +350,31 @@ pub const Uart16550 = struct {
         self.irq.set(pending and gate_open);
     }
 
-    /// Empties the part of the ring that stands for the chip's receive FIFO.
+    /// Empties the receiver; the host backlog is still on the wire and stays.
     fn clearRxFifo(self: *Uart16550) void {
-        const dropped = @min(self.rx_count, rx_fifo_depth);
-        self.rx_head = (self.rx_head + dropped) % rx_ring_capacity;
-        self.rx_count -= dropped;
+        self.rx_head = 0;
+        self.rx_count = 0;
     }
 
     fn rxPush(self: *Uart16550, byte: u8) void {
-        assert(self.rx_count < rx_ring_capacity);
-        self.rx_ring[(self.rx_head + self.rx_count) % rx_ring_capacity] = byte;
+        assert(self.rx_count < rx_fifo_depth);
+        self.rx_fifo[(self.rx_head + self.rx_count) % rx_fifo_depth] = byte;
         self.rx_count += 1;
     }
 
     fn rxPop(self: *Uart16550) u8 {
         assert(self.rx_count > 0);
-        const byte = self.rx_ring[self.rx_head];
-        self.rx_head = (self.rx_head + 1) % rx_ring_capacity;
+        const byte = self.rx_fifo[self.rx_head];
+        self.rx_head = (self.rx_head + 1) % rx_fifo_depth;
         self.rx_count -= 1;
         return byte;
     }
 
     fn checkInvariants(self: *const Uart16550) void {
-        assert(self.rx_count <= rx_ring_capacity);
-        assert(self.rx_head < rx_ring_capacity);
+        assert(self.rx_count <= rx_fifo_depth);
+        assert(self.rx_head < rx_fifo_depth);
+        assert(self.backlog_count <= backlog_capacity);
+        assert(self.backlog_head < backlog_capacity);
         assert(self.ier & ~ier_mask == 0);
         assert(self.mcr & ~mcr_mask == 0);
         assert(self.fcr & ~(fcr_fifo_enable | fcr_trigger_mask) == 0);
@@ -521,11 +547,18 @@ test "loopback: transmitted bytes are received, not sent, and overflow sets OE" 
     }
     try testing.expectEqual(Uart16550.rx_fifo_depth, count);
 
-    // Host input is cut off while looping back.
-    try testing.expectEqual(@as(usize, 0), uart.inputSpace());
-    try testing.expectEqual(@as(usize, 0), uart.pushInput("zz"));
+    // Host input waits in the backlog while looping back (a driver probing the chip must not
+    // eat it), and reaches the receiver once the guest listens with ERBFI.
+    try testing.expectEqual(@as(usize, 2), uart.pushInput("zz"));
+    try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
     writeByte(&uart, 4, 0x00);
-    try testing.expectEqual(@as(usize, Uart16550.rx_ring_capacity), uart.inputSpace());
+    try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
+    writeByte(&uart, 1, 0x01);
+    try testing.expectEqual(@as(u8, 0x61), readByte(&uart, 5));
+    try testing.expectEqual(@as(u8, 'z'), readByte(&uart, 0));
+    try testing.expectEqual(@as(u8, 'z'), readByte(&uart, 0));
+    try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
+    try testing.expectEqual(@as(usize, Uart16550.backlog_capacity), uart.inputSpace());
     try testing.expectEqual(@as(usize, 0), sink.total);
 }
 
@@ -622,7 +655,7 @@ test "IIR reports interrupts in priority order" {
     try testing.expect(!irq.level); // loopback: pin gated throughout
 }
 
-test "received data: ring accepts 4096 bytes, raises and drops the interrupt" {
+test "received data: the backlog takes 4096 bytes, raises and drops the interrupt" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
     var uart = Uart16550.init(irq.line(), sink.sink());
@@ -634,8 +667,8 @@ test "received data: ring accepts 4096 bytes, raises and drops the interrupt" {
     var input: [5000]u8 = undefined;
     for (&input, 0..) |*byte, i| byte.* = @truncate(i *% 7);
     try testing.expectEqual(@as(usize, 4096), uart.pushInput(&input));
-    try testing.expectEqual(@as(usize, 0), uart.inputSpace());
-    try testing.expectEqual(@as(usize, 0), uart.pushInput(input[4096..]));
+    // The receiver (one byte in 16450 mode) already took the first byte off the backlog.
+    try testing.expectEqual(@as(usize, 1), uart.inputSpace());
     try testing.expect(irq.level);
     try testing.expectEqual(@as(u8, 0x61), readByte(&uart, 5)); // DR, no overrun
 
@@ -716,6 +749,7 @@ test "host input from another thread arrives in order" {
             }
         }
     };
+    writeByte(&uart, 1, 0x01); // the guest listens: received-data interrupt enabled
     const thread = try std.Thread.spawn(.{}, Producer.run, .{&uart});
     var received: usize = 0;
     while (received < total) {
@@ -727,7 +761,7 @@ test "host input from another thread arrives in order" {
         received += 1;
     }
     thread.join();
-    try testing.expectEqual(@as(usize, Uart16550.rx_ring_capacity), uart.inputSpace());
+    try testing.expectEqual(@as(usize, Uart16550.backlog_capacity), uart.inputSpace());
 }
 
 test "hostile guest: random accesses never panic and keep invariants" {
