@@ -1,10 +1,10 @@
 //! A 16550A UART, wired as COM1. Transmission is instant: every byte written to THR leaves through
 //! `output` at once, so THR and the transmitter are always empty (LSR.THRE and LSR.TEMT set).
 //! Received bytes come from the host (`pushInput`, another thread) into a backlog, bytes still
-//! "on the wire". They move into the chip's receiver (the 16-byte FIFO, or one byte in 16450
-//! mode) only while the guest listens: not in loopback, and with the received-data interrupt
-//! enabled, which is what a driver does when a program opens the port. So input typed or piped
-//! before the guest is ready waits for it instead of being eaten by driver probes and FIFO resets.
+//! "on the wire". The guest sees them only while it listens: not in loopback, and with the
+//! received-data interrupt enabled, which is what a driver does when a program opens the port.
+//! They arrive just in time: a FIFO reset clears only what the chip itself holds (looped-back
+//! bytes), so input piped in before the guest is ready is not eaten by probes and resets.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -131,7 +131,6 @@ pub const Uart16550 = struct {
             return;
         }
         data[0] = self.readRegister(@intCast(offset));
-        self.refillReceiver();
         self.updateIrq();
     }
 
@@ -143,7 +142,6 @@ pub const Uart16550 = struct {
             return;
         }
         self.writeRegister(@intCast(offset), data[0]);
-        self.refillReceiver();
         self.updateIrq();
     }
 
@@ -157,7 +155,6 @@ pub const Uart16550 = struct {
             self.backlog[(self.backlog_head + self.backlog_count) % backlog_capacity] = byte;
             self.backlog_count += 1;
         }
-        self.refillReceiver();
         self.updateIrq();
         return accepted;
     }
@@ -173,15 +170,15 @@ pub const Uart16550 = struct {
         return backlog_capacity - self.backlog_count;
     }
 
-    /// Moves host input into the receiver while the guest listens (see the file comment).
-    fn refillReceiver(self: *Uart16550) void {
-        const listening = self.mcr & mcr_loop == 0 and self.ier & ier_erbfi != 0;
-        if (!listening) return;
-        while (self.backlog_count > 0 and self.rx_count < self.receiverCapacity()) {
-            self.rxPush(self.backlog[self.backlog_head]);
-            self.backlog_head = (self.backlog_head + 1) % backlog_capacity;
-            self.backlog_count -= 1;
-        }
+    fn listening(self: *const Uart16550) bool {
+        return self.mcr & mcr_loop == 0 and self.ier & ier_erbfi != 0;
+    }
+
+    /// Bytes the guest can read now: what the chip holds, then host input while it listens,
+    /// counted up to what the receiver could hold.
+    fn receivedCount(self: *const Uart16550) u32 {
+        const from_host: u32 = if (self.listening()) self.backlog_count else 0;
+        return @min(self.rx_count + from_host, self.receiverCapacity());
     }
 
     fn receiverCapacity(self: *const Uart16550) u32 {
@@ -225,7 +222,13 @@ pub const Uart16550 = struct {
     }
 
     fn readRbr(self: *Uart16550) u8 {
-        if (self.rx_count > 0) self.rbr = self.rxPop();
+        if (self.rx_count > 0) {
+            self.rbr = self.rxPop();
+        } else if (self.listening() and self.backlog_count > 0) {
+            self.rbr = self.backlog[self.backlog_head];
+            self.backlog_head = (self.backlog_head + 1) % backlog_capacity;
+            self.backlog_count -= 1;
+        }
         return self.rbr;
     }
 
@@ -238,7 +241,7 @@ pub const Uart16550 = struct {
     }
 
     fn readLsr(self: *Uart16550) u8 {
-        const dr: u8 = if (self.rx_count > 0) lsr_dr else 0;
+        const dr: u8 = if (self.receivedCount() > 0) lsr_dr else 0;
         const value = dr | self.lsr_errors | lsr_thre | lsr_temt;
         self.lsr_errors = 0;
         return value;
@@ -332,10 +335,11 @@ pub const Uart16550 = struct {
     /// Highest-priority pending enabled interrupt, as IIR bits 0-3.
     fn interruptId(self: *const Uart16550) u8 {
         if (self.ier & ier_elsi != 0 and self.lsr_errors != 0) return iir_line_status;
-        if (self.ier & ier_erbfi != 0 and self.rx_count > 0) {
+        const received = self.receivedCount();
+        if (self.ier & ier_erbfi != 0 and received > 0) {
             // Below the trigger level a FIFO reports a character timeout; with instant
             // transmission the four idle character times have always already passed.
-            if (self.fifoEnabled() and self.rx_count < self.rxTriggerLevel()) return iir_char_timeout;
+            if (self.fifoEnabled() and received < self.rxTriggerLevel()) return iir_char_timeout;
             return iir_rx_data;
         }
         if (self.ier & ier_etbei != 0 and self.thre_pending) return iir_thr_empty;
@@ -350,7 +354,7 @@ pub const Uart16550 = struct {
         self.irq.set(pending and gate_open);
     }
 
-    /// Empties the receiver; the host backlog is still on the wire and stays.
+    /// Empties what the chip holds; host input is still on the wire and stays.
     fn clearRxFifo(self: *Uart16550) void {
         self.rx_head = 0;
         self.rx_count = 0;
@@ -667,8 +671,8 @@ test "received data: the backlog takes 4096 bytes, raises and drops the interrup
     var input: [5000]u8 = undefined;
     for (&input, 0..) |*byte, i| byte.* = @truncate(i *% 7);
     try testing.expectEqual(@as(usize, 4096), uart.pushInput(&input));
-    // The receiver (one byte in 16450 mode) already took the first byte off the backlog.
-    try testing.expectEqual(@as(usize, 1), uart.inputSpace());
+    try testing.expectEqual(@as(usize, 0), uart.inputSpace());
+    try testing.expectEqual(@as(usize, 0), uart.pushInput(input[4096..]));
     try testing.expect(irq.level);
     try testing.expectEqual(@as(u8, 0x61), readByte(&uart, 5)); // DR, no overrun
 
@@ -688,7 +692,7 @@ test "received data: the backlog takes 4096 bytes, raises and drops the interrup
     uart.checkInvariants();
 }
 
-test "FIFO mode: timeout below the trigger level, FCR clears only the FIFO's worth" {
+test "FIFO mode: timeout below the trigger level; FIFO resets keep host input" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
     var uart = Uart16550.init(irq.line(), sink.sink());
@@ -702,14 +706,23 @@ test "FIFO mode: timeout below the trigger level, FCR clears only the FIFO's wor
     try testing.expectEqual(@as(usize, 40), uart.pushInput(&input));
     try testing.expectEqual(@as(u8, 0xC4), readByte(&uart, 2));
 
-    writeByte(&uart, 2, 0x83); // clear RX: drops "abc" and input[0..13]
-    try testing.expectEqual(@as(u8, 13), readByte(&uart, 0));
-    writeByte(&uart, 2, 0x00); // leaving FIFO mode empties the FIFO: drops input[14..30]
-    try testing.expectEqual(@as(u8, 30), readByte(&uart, 0));
+    // Drivers reset the FIFOs while opening the port; host input is still on the wire.
+    writeByte(&uart, 2, 0x83);
+    try testing.expectEqual(@as(u8, 'a'), readByte(&uart, 0));
+    writeByte(&uart, 2, 0x00); // 16450 mode
+    try testing.expectEqual(@as(u8, 'b'), readByte(&uart, 0));
     try testing.expectEqual(@as(u8, 0x04), readByte(&uart, 2));
-    writeByte(&uart, 2, 0x06); // bit 0 clear: nothing is programmed, nothing cleared
-    try testing.expectEqual(@as(u8, 31), readByte(&uart, 0));
-    try testing.expectEqual(@as(u8, 0x04), readByte(&uart, 2));
+    writeByte(&uart, 2, 0x06); // bit 0 clear: nothing is programmed
+    try testing.expectEqual(@as(u8, 'c'), readByte(&uart, 0));
+    try testing.expectEqual(@as(u8, 0), readByte(&uart, 0));
+
+    // What the chip itself holds (looped-back bytes) is what a reset clears.
+    writeByte(&uart, 2, 0x01);
+    writeByte(&uart, 4, 0x10);
+    writeByte(&uart, 0, 'L');
+    try testing.expectEqual(@as(u8, 0x61), readByte(&uart, 5));
+    writeByte(&uart, 2, 0x03);
+    try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
 }
 
 test "wrong widths and offsets are ignored, read as ones and counted" {
