@@ -514,7 +514,8 @@ fn writeFadt(region: Region, layout: Layout, config: Config) void {
             Fadt.flag_slp_button | Fadt.flag_tmr_val_ext | Fadt.flag_reset_reg_sup,
         .reset_reg = Gas.io(config.reset_port, 1, Gas.access_byte),
         .reset_value = config.reset_value,
-        .x_firmware_ctrl = layout.facs,
+        // X_FIRMWARE_CTRL must be zero when FIRMWARE_CTRL is set (ACPI 6.4, 5.2.9).
+        .x_firmware_ctrl = 0,
         .x_dsdt = layout.dsdt,
         // PM1 event = status + enable, two 16-bit registers: word access throughout.
         .x_pm1a_evt_blk = Gas.io(config.pm1a_event, Fadt.pm1_event_bytes, Gas.access_word),
@@ -667,8 +668,10 @@ test "every table reachable from the RSDP has a valid header and checksum" {
     try testing.expectEqual(@as(u64, readInt(u32, fadt, 40)), dsdt_gpa);
     _ = try expectTable(mem, dsdt_gpa, "DSDT");
 
-    const facs_gpa = readInt(u64, fadt, 132);
-    try testing.expectEqual(@as(u64, readInt(u32, fadt, 36)), facs_gpa);
+    // FIRMWARE_CTRL holds the FACS; X_FIRMWARE_CTRL must then be zero.
+    const facs_gpa: u64 = readInt(u32, fadt, 36);
+    try testing.expectEqual(@as(u64, 0), readInt(u64, fadt, 132));
+    try testing.expect(facs_gpa != 0);
     try testing.expectEqual(@as(u64, 0), facs_gpa % 64);
     const facs = mem.slice(facs_gpa, 64).?;
     try testing.expectEqualSlices(u8, "FACS", facs[0..4]);
