@@ -1,0 +1,160 @@
+/**
+ * Initramfs images built from Debian's static busybox, cached under `<cache>/images/`, each file
+ * named after a hash of everything that goes into it (so a changed input builds a new one).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { cpioArchive, cpioArchiveGzip, type CpioEntry } from "./cpio.ts";
+import { busyboxStatic, cacheDir, note } from "./debian.ts";
+
+/** Bump when the layout of the images changes in a way the hashed inputs do not show. */
+const IMAGE_FORMAT = 1;
+
+/** Marker the test guest prints on the console once it is up. */
+export const TEST_READY_MARKER = "VMCTL-TEST-READY";
+
+/**
+ * /init of the test guest. The `vmctl_test=` word of the kernel command line picks what it does
+ * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
+ * (forever) or `shell` (an interactive sh on the console, then power off).
+ */
+const TEST_INIT = `#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+set -- $(grep '^MemTotal:' /proc/meminfo)
+echo "mem_total_kb=$2"
+mode=
+for word in $(cat /proc/cmdline); do
+  case "$word" in vmctl_test=*) mode="\${word#vmctl_test=}" ;; esac
+done
+echo ${TEST_READY_MARKER}
+case "$mode" in
+  poweroff) poweroff -f ;;
+  reboot) reboot -f ;;
+  hang) while :; do sleep 3600; done ;;
+  shell) setsid cttyhack sh; poweroff -f ;;
+  *) echo "vmctl-test: unknown vmctl_test='$mode'"; poweroff -f ;;
+esac
+sleep 5
+echo "vmctl-test: still running after $mode"
+while :; do sleep 3600; done
+`;
+
+/** /init of the demo guest: a greeting, then power off. */
+const DEMO_INIT = `#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo
+echo "Hello from the vmctl demo guest: Linux $(uname -r) booted under KVM"
+echo "  $(grep -c '^processor' /proc/cpuinfo) vCPU, $(grep '^MemTotal:' /proc/meminfo | tr -s ' ' | cut -d' ' -f2-) of memory, up $(cut -d' ' -f1 /proc/uptime) s"
+echo "  command line: $(cat /proc/cmdline)"
+echo "Powering off."
+poweroff -f
+`;
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(parts: readonly (string | Uint8Array)[]): Promise<string> {
+  const chunks = parts.map((p) => (typeof p === "string" ? encoder.encode(p) : p));
+  const total = chunks.reduce((n, c) => n + c.length + 1, 0);
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    joined.set(c, offset);
+    offset += c.length + 1; // a zero byte between parts
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function busyboxApplets(busybox: string): Promise<string[]> {
+  const out = await new Deno.Command(busybox, { args: ["--list"], stdout: "piped" }).output();
+  if (!out.success) throw new Error(`${busybox} --list failed`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((a) => /^[\w.[\-]+$/.test(a));
+}
+
+/** What goes into a busybox initramfs besides busybox itself. */
+export interface BusyboxImage {
+  /** Image name: the cached file is `<name>-<hash>.cpio[.gz]`. */
+  name: string;
+  /** Text of `/init` (a busybox sh script). */
+  init: string;
+  /** More members (after the base folders `bin dev proc sys tmp root lib`). */
+  extra?: CpioEntry[];
+  /** Strings that stand for the `extra` members in the cache key (e.g. file paths). */
+  extraKey?: string[];
+  /** Gzip the archive (default true). */
+  gzip?: boolean;
+}
+
+/**
+ * Builds (or finds in the cache) an initramfs holding static busybox with a symlink per applet
+ * in /bin, a /dev/console node, `spec.init` as /init and `spec.extra`. Returns its path.
+ */
+export async function busyboxInitramfs(spec: BusyboxImage): Promise<string> {
+  const busybox = await busyboxStatic();
+  const gzip = spec.gzip ?? true;
+  const key = await sha256Hex([
+    `format ${IMAGE_FORMAT} gzip ${gzip}`,
+    busybox, // its folder names the package version
+    spec.init,
+    ...(spec.extraKey ?? []),
+  ]);
+  const images = join(cacheDir(), "images");
+  const fileName = `${spec.name}-${key.slice(0, 16)}.cpio${gzip ? ".gz" : ""}`;
+  const path = join(images, fileName);
+  try {
+    await Deno.stat(path);
+    return path;
+  } catch {
+    // not cached yet
+  }
+  const started = performance.now();
+  const entries: CpioEntry[] = [];
+  for (const dir of ["bin", "dev", "proc", "sys", "tmp", "root", "lib"]) {
+    entries.push({ kind: "dir", path: dir });
+  }
+  entries.push({ kind: "chardev", path: "dev/console", major: 5, minor: 1 });
+  entries.push({
+    kind: "file",
+    path: "bin/busybox",
+    data: await Deno.readFile(busybox),
+    mode: 0o755,
+  });
+  for (const applet of await busyboxApplets(busybox)) {
+    if (applet !== "busybox") {
+      entries.push({ kind: "symlink", path: `bin/${applet}`, target: "busybox" });
+    }
+  }
+  entries.push(...(spec.extra ?? []));
+  entries.push({ kind: "file", path: "init", data: spec.init, mode: 0o755 });
+  const bytes = gzip ? cpioArchiveGzip(entries) : cpioArchive(entries);
+  await Deno.mkdir(images, { recursive: true });
+  for (const old of Deno.readDirSync(images)) {
+    if (old.name.startsWith(`${spec.name}-`) && old.name !== fileName) {
+      await Deno.remove(join(images, old.name)).catch(() => {});
+    }
+  }
+  const scratch = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeFile(scratch, bytes);
+  await Deno.rename(scratch, path);
+  const ms = Math.round(performance.now() - started);
+  note(`built ${fileName} (${Math.round(bytes.length / 1024)} KiB, ${ms} ms)`);
+  return path;
+}
+
+/** The test guests' initramfs (see the `vmctl_test=` modes above). Returns its cached path. */
+export function testInitramfs(): Promise<string> {
+  return busyboxInitramfs({ name: "test-initramfs", init: TEST_INIT });
+}
+
+/** The demo guest's initramfs: prints a greeting and powers off. Returns its cached path. */
+export function demoInitramfs(): Promise<string> {
+  return busyboxInitramfs({ name: "demo-initramfs", init: DEMO_INIT });
+}
