@@ -82,6 +82,35 @@ async function zigStep(): Promise<StepResult> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Step 0: formatting, lint and type checks, each counted as one test
+
+const STYLE_CHECKS: [string, string[]][] = [
+  ["deno fmt --check", [DENO, "fmt", "--check"]],
+  ["deno lint", [DENO, "lint"]],
+  ["deno check", [DENO, "check", "main.ts", "lib", "tests", "tools"]],
+  ["zig fmt --check", ["zig", "fmt", "--check", "native", "build.zig"]],
+];
+
+async function styleStep(): Promise<StepResult> {
+  const step = newStep("style checks");
+  banner("deno fmt --check, deno lint, deno check, zig fmt --check");
+  for (const [name, argv] of STYLE_CHECKS) {
+    const output = await new Deno.Command(argv[0], { args: argv.slice(1), cwd: REPO }).output();
+    if (output.success) {
+      step.passed += 1;
+      console.log(`${name}: ok`);
+    } else {
+      step.failed += 1;
+      step.failures.push(`style: ${name} failed`);
+      console.log(`${name}: FAILED`);
+      Deno.stdout.writeSync(output.stdout);
+      Deno.stdout.writeSync(output.stderr);
+    }
+  }
+  return step;
+}
+
+// ---------------------------------------------------------------------------------------------
 // JUnit reports from `deno test --junit-path`
 
 interface JUnitCounts {
@@ -358,6 +387,7 @@ async function main(): Promise<number> {
     steps.push(step);
   };
   try {
+    await guarded("style checks", styleStep);
     await guarded("zig build test", zigStep);
     await guarded("deno unit tests", () => unitStep(scratch));
     await guarded("KVM tests", () => kvmStep(scratch, Deno.args));

@@ -4,7 +4,7 @@
  * owns. vmctl must keep running, and must still serve the guest's COM1 and its way out.
  */
 import { countOccurrences, describe, runVmctl } from "../vmctl.ts";
-import { hostileKernel } from "../guests/flat_kernel.ts";
+import { type HostileAction, hostileKernel } from "../guests/flat_kernel.ts";
 
 const MARKER = "HOSTILE-GUEST-SURVIVED";
 
@@ -20,10 +20,10 @@ Deno.test("hostile guest: port and MMIO fuzzing leaves vmctl serving the guest, 
   assert(result.stderr.includes("powered off"), `no power-off summary\n${describe(result)}`);
 });
 
-const RESETS = [["r", "i8042 reset pulse"], ["c", "reset control 0xCF9"], ["t", "triple fault"]];
+const RESETS = [["R", "i8042 reset pulse"], ["C", "reset control 0xCF9"], ["T", "triple fault"]];
 for (const [action, how] of RESETS) {
   Deno.test(`hostile guest: ${how} with --no-reboot exits 0 after one boot`, async () => {
-    const kernel = await hostileKernel(action as "r" | "c" | "t");
+    const kernel = await hostileKernel(action as HostileAction);
     const result = await runVmctl([
       "run",
       "-r",
@@ -41,8 +41,8 @@ for (const [action, how] of RESETS) {
 }
 
 Deno.test("hostile guest: a reset without --no-reboot boots the guest again", async () => {
-  const kernel = await hostileKernel("c");
-  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "40"], {
+  const kernel = await hostileKernel("C");
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "10"], {
     limitMs: 90_000,
   });
   assert(result.code === 2, `expected the timeout to end the reboot loop\n${describe(result)}`);
@@ -53,7 +53,7 @@ Deno.test("hostile guest: a reset without --no-reboot boots the guest again", as
 });
 
 Deno.test("a guest that never stops ends with exit 2 at the -t limit", async () => {
-  const kernel = await hostileKernel("h");
+  const kernel = await hostileKernel("H");
   const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "5"]);
   assert(result.code === 2, `expected timeout exit 2\n${describe(result)}`);
   assert(result.elapsedMs >= 5000, `stopped before the limit\n${describe(result)}`);
