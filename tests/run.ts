@@ -14,6 +14,7 @@
  * @module
  */
 
+import { assembleGuest } from "./guests/flat_kernel.ts";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
@@ -279,6 +280,7 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
     const kernel = await debianKernel();
     env = { VMCTL_TEST_KERNEL: kernel.vmlinuz, VMCTL_TEST_INITRD: await testInitramfs() };
     if (mode === "box") await boxInitramfs();
+    await assembleGuest("hostile");
   } catch (error) {
     const missed = await declaredTestsIn(files);
     step.failed += missed;

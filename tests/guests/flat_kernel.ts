@@ -3,6 +3,8 @@
  * minimal bzImage header, so vmctl's direct-boot path starts them at the 64-bit entry.
  * @module
  */
+import { dirname, join } from "node:path";
+import { cacheDir } from "../../tools/debian.ts";
 
 const SETUP_SECTORS = 1;
 const SETUP_BYTES = (SETUP_SECTORS + 1) * 512;
@@ -43,9 +45,19 @@ async function run(command: string, args: string[]): Promise<void> {
   }
 }
 
-/** Assembles tests/guests/NAME.S into flat binary code. */
+/** Assembles tests/guests/NAME.S into flat binary code, cached by the source's hash (the test
+ * runner warms the cache on the host: Zig is slow to start inside the nested box). */
 export async function assembleGuest(name: string): Promise<Uint8Array> {
   const source = new URL(`./${name}.S`, import.meta.url).pathname;
+  const text = await Deno.readFile(source);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
+  const hash = Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+  const cached = join(cacheDir(), "images", `guest-${name}-${hash}.bin`);
+  try {
+    return await Deno.readFile(cached);
+  } catch {
+    // Not built yet.
+  }
   const work = await Deno.makeTempDir({ prefix: "vmctl-guest-" });
   try {
     await run("zig", [
@@ -58,7 +70,11 @@ export async function assembleGuest(name: string): Promise<Uint8Array> {
       `${work}/g.o`,
     ]);
     await run("zig", ["objcopy", "-O", "binary", `${work}/g.o`, `${work}/g.bin`]);
-    return await Deno.readFile(`${work}/g.bin`);
+    const code = await Deno.readFile(`${work}/g.bin`);
+    await Deno.mkdir(dirname(cached), { recursive: true });
+    await Deno.writeFile(`${cached}.${Deno.pid}`, code);
+    await Deno.rename(`${cached}.${Deno.pid}`, cached);
+    return code;
   } finally {
     await Deno.remove(work, { recursive: true });
   }
