@@ -23,6 +23,8 @@ export async function runVmctl(
     env?: Record<string, string>;
     /** A command prefix, e.g. to run vmctl with fewer privileges. */
     wrapper?: string[];
+    /** Sends SIGTERM to vmctl once its stdout so far satisfies this. */
+    terminateWhen?: (stdout: string) => boolean;
   } = {},
 ): Promise<VmctlResult> {
   const started = performance.now();
@@ -40,14 +42,24 @@ export async function runVmctl(
     await writer.write(new TextEncoder().encode(options.stdin));
     await writer.close();
   }
-  const output = await child.output();
-  clearTimeout(killer);
+  const stderr = new Response(child.stderr).text();
   const decoder = new TextDecoder();
+  let stdout = "";
+  let terminated = false;
+  for await (const chunk of child.stdout) {
+    stdout += decoder.decode(chunk, { stream: true });
+    if (!terminated && options.terminateWhen?.(stdout)) {
+      terminated = true;
+      child.kill("SIGTERM");
+    }
+  }
+  const status = await child.status;
+  clearTimeout(killer);
   return {
-    code: output.code,
-    signal: output.signal,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
+    code: status.code,
+    signal: status.signal,
+    stdout,
+    stderr: await stderr,
     elapsedMs: performance.now() - started,
   };
 }
