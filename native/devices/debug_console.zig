@@ -43,27 +43,7 @@ pub const DebugConsole = struct {
 };
 
 const testing = std.testing;
-
-const SinkRecorder = struct {
-    bytes: [64]u8 = undefined,
-    len: usize = 0,
-    total: usize = 0,
-
-    fn record(context: ?*anyopaque, bytes: []const u8) void {
-        const self: *SinkRecorder = @ptrCast(@alignCast(context.?));
-        for (bytes) |byte| {
-            if (self.len < self.bytes.len) {
-                self.bytes[self.len] = byte;
-                self.len += 1;
-            }
-            self.total += 1;
-        }
-    }
-
-    fn sink(self: *SinkRecorder) ByteSink {
-        return .{ .context = self, .writeFn = record };
-    }
-};
+const SinkRecorder = device.SinkRecorder;
 
 test "bytes go to the sink and reads return the signature" {
     var recorder = SinkRecorder{};

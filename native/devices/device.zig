@@ -54,27 +54,61 @@ pub const ByteSink = struct {
     }
 };
 
-test "IrqLine forwards only level changes" {
-    const Recorder = struct {
-        changes: u32 = 0,
-        fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
-            _ = gsi;
-            _ = level;
-            const self: *@This() = @ptrCast(@alignCast(context.?));
-            self.changes += 1;
+/// Test double for an interrupt line: remembers the level and counts rising edges.
+pub const IrqRecorder = struct {
+    level: bool = false,
+    rises: u32 = 0,
+
+    fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
+        _ = gsi;
+        const self: *IrqRecorder = @ptrCast(@alignCast(context.?));
+        if (level and !self.level) self.rises += 1;
+        self.level = level;
+    }
+
+    pub fn line(self: *IrqRecorder, gsi: u32) IrqLine {
+        return .{ .gsi = gsi, .context = self, .setFn = record };
+    }
+};
+
+/// Test double for a byte sink: keeps the first 256 bytes and counts them all.
+pub const SinkRecorder = struct {
+    bytes: [256]u8 = undefined,
+    len: usize = 0,
+    total: usize = 0,
+
+    fn record(context: ?*anyopaque, bytes: []const u8) void {
+        const self: *SinkRecorder = @ptrCast(@alignCast(context.?));
+        for (bytes) |byte| {
+            if (self.len < self.bytes.len) {
+                self.bytes[self.len] = byte;
+                self.len += 1;
+            }
+            self.total += 1;
         }
-    };
-    var recorder = Recorder{};
-    var line = IrqLine{ .gsi = 4, .context = &recorder, .setFn = Recorder.record };
+    }
+
+    pub fn sink(self: *SinkRecorder) ByteSink {
+        return .{ .context = self, .writeFn = record };
+    }
+
+    pub fn written(self: *const SinkRecorder) []const u8 {
+        return self.bytes[0..self.len];
+    }
+};
+
+test "IrqLine forwards only level changes" {
+    var recorder = IrqRecorder{};
+    var line = recorder.line(4);
     line.set(false);
-    try std.testing.expectEqual(@as(u32, 0), recorder.changes);
+    try std.testing.expectEqual(@as(u32, 0), recorder.rises);
     line.set(true);
     line.set(true);
-    try std.testing.expectEqual(@as(u32, 1), recorder.changes);
+    try std.testing.expectEqual(@as(u32, 1), recorder.rises);
     line.set(false);
     line.pulse();
-    try std.testing.expectEqual(@as(u32, 4), recorder.changes);
-    try std.testing.expect(!line.level);
+    try std.testing.expectEqual(@as(u32, 2), recorder.rises);
+    try std.testing.expect(!line.level and !recorder.level);
 }
 
 test "MachineRequests: power off outranks reset" {

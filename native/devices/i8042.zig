@@ -480,22 +480,7 @@ const Mouse = struct {
 };
 
 const testing = std.testing;
-
-const IrqRecorder = struct {
-    level: bool = false,
-    rises: u32 = 0,
-
-    fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
-        _ = gsi;
-        const self: *IrqRecorder = @ptrCast(@alignCast(context.?));
-        if (level and !self.level) self.rises += 1;
-        self.level = level;
-    }
-
-    fn line(self: *IrqRecorder, gsi: u32) IrqLine {
-        return .{ .gsi = gsi, .context = self, .setFn = record };
-    }
-};
+const IrqRecorder = device.IrqRecorder;
 
 const Rig = struct {
     keyboard_irq: IrqRecorder = .{},

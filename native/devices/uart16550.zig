@@ -387,47 +387,8 @@ pub const Uart16550 = struct {
 };
 
 const testing = std.testing;
-
-const IrqRecorder = struct {
-    level: bool = false,
-    rises: u32 = 0,
-
-    fn record(context: ?*anyopaque, gsi: u32, level: bool) void {
-        _ = gsi;
-        const self: *IrqRecorder = @ptrCast(@alignCast(context.?));
-        if (level and !self.level) self.rises += 1;
-        self.level = level;
-    }
-
-    fn line(self: *IrqRecorder) IrqLine {
-        return .{ .gsi = 4, .context = self, .setFn = record };
-    }
-};
-
-const SinkRecorder = struct {
-    bytes: [256]u8 = undefined,
-    len: usize = 0,
-    total: usize = 0,
-
-    fn record(context: ?*anyopaque, bytes: []const u8) void {
-        const self: *SinkRecorder = @ptrCast(@alignCast(context.?));
-        for (bytes) |byte| {
-            if (self.len < self.bytes.len) {
-                self.bytes[self.len] = byte;
-                self.len += 1;
-            }
-            self.total += 1;
-        }
-    }
-
-    fn sink(self: *SinkRecorder) ByteSink {
-        return .{ .context = self, .writeFn = record };
-    }
-
-    fn written(self: *const SinkRecorder) []const u8 {
-        return self.bytes[0..self.len];
-    }
-};
+const IrqRecorder = device.IrqRecorder;
+const SinkRecorder = device.SinkRecorder;
 
 fn readByte(uart: *Uart16550, offset: u16) u8 {
     var data = [1]u8{0};
@@ -442,7 +403,7 @@ fn writeByte(uart: *Uart16550, offset: u16, value: u8) void {
 test "Linux 8250 autoconfig probe identifies a 16550A" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     // Scratch register holds what is written.
     writeByte(&uart, 7, 0xA5);
@@ -487,7 +448,7 @@ test "Linux 8250 autoconfig probe identifies a 16550A" {
 test "DLAB switches offsets 0 and 1 to the divisor latch" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 1, 0x05);
     writeByte(&uart, 3, 0x83); // DLAB | 8 data bits
@@ -513,7 +474,7 @@ test "DLAB switches offsets 0 and 1 to the divisor latch" {
 test "transmit goes to the sink and LSR always shows an empty transmitter" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
     for ("hello\n") |c| writeByte(&uart, 0, c);
@@ -525,7 +486,7 @@ test "transmit goes to the sink and LSR always shows an empty transmitter" {
 test "loopback: transmitted bytes are received, not sent, and overflow sets OE" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 4, 0x10);
     writeByte(&uart, 0, 'A');
@@ -569,7 +530,7 @@ test "loopback: transmitted bytes are received, not sent, and overflow sets OE" 
 test "loopback: MSR follows MCR and reports deltas" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     try testing.expectEqual(@as(u8, 0xB0), readByte(&uart, 6)); // ready terminal
     writeByte(&uart, 4, 0x10); // loop with all outputs off: CTS, DSR, DCD drop
@@ -588,7 +549,7 @@ test "loopback: MSR follows MCR and reports deltas" {
 test "THRE interrupt: raised on enable, cleared by IIR read, raised again by THR write" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 4, 0x0B); // DTR | RTS | OUT2, as Linux opens the port
     writeByte(&uart, 1, 0x02);
@@ -622,7 +583,7 @@ test "THRE interrupt: raised on enable, cleared by IIR read, raised again by THR
 test "OUT2 gates the interrupt pin but not IIR" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 1, 0x01);
     try testing.expectEqual(@as(usize, 3), uart.pushInput("abc"));
@@ -641,7 +602,7 @@ test "OUT2 gates the interrupt pin but not IIR" {
 test "IIR reports interrupts in priority order" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 4, 0x10); // loopback, outputs off: MSR deltas pending
     writeByte(&uart, 0, 'x');
@@ -662,7 +623,7 @@ test "IIR reports interrupts in priority order" {
 test "received data: the backlog takes 4096 bytes, raises and drops the interrupt" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 4, 0x0B);
     writeByte(&uart, 1, 0x01);
@@ -695,7 +656,7 @@ test "received data: the backlog takes 4096 bytes, raises and drops the interrup
 test "FIFO mode: timeout below the trigger level; FIFO resets keep host input" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     writeByte(&uart, 2, 0x81); // FIFO, trigger 8
     writeByte(&uart, 1, 0x01);
@@ -728,7 +689,7 @@ test "FIFO mode: timeout below the trigger level; FIFO resets keep host input" {
 test "wrong widths and offsets are ignored, read as ones and counted" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
 
     var wide = [4]u8{ 0, 0, 0, 0 };
     uart.read(5, &wide);
@@ -747,7 +708,7 @@ test "wrong widths and offsets are ignored, read as ones and counted" {
 test "host input from another thread arrives in order" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
     const total: usize = 20_000;
 
     const Producer = struct {
@@ -780,7 +741,7 @@ test "host input from another thread arrives in order" {
 test "hostile guest: random accesses never panic and keep invariants" {
     var irq = IrqRecorder{};
     var sink = SinkRecorder{};
-    var uart = Uart16550.init(irq.line(), sink.sink());
+    var uart = Uart16550.init(irq.line(4), sink.sink());
     var prng = std.Random.DefaultPrng.init(0x16550A);
     const random = prng.random();
     const widths = [_]usize{ 1, 2, 4 };
