@@ -14,7 +14,7 @@ async function main(args: string[]): Promise<number> {
   const command = parseCommandLine(args);
   switch (command.kind) {
     case "help":
-      console.log(command.topic === "run" ? runHelp() : MAIN_HELP);
+      console.log((command.topic === "run" ? runHelp() : MAIN_HELP).trimEnd());
       return 0;
     case "version":
       console.log(`vmctl ${VERSION}`);

@@ -41,7 +41,7 @@ const RUN_OPTIONS: OptionSpec[] = [
   },
   { names: ["--no-reboot"], help: "exit 0 when the guest reboots instead of restarting it" },
   { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
-  { names: ["-v", "--verbose"], help: "diagnostics on stderr (firmware debug port, exit counts)" },
+  { names: ["-v", "--verbose"], help: "diagnostics on stderr (debug port 0x402, unclaimed I/O)" },
   { names: ["-h", "--help"], help: "show this help" },
 ];
 
