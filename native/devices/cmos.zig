@@ -112,11 +112,7 @@ pub const Cmos = struct {
     pub fn read(self: *Cmos, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= port_count) {
-            @memset(data, 0xFF);
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteReadAllowed(&self.bad_accesses, offset, data, port_count)) return;
         // The index port is write-only on the PC; its reads float.
         data[0] = if (offset == 0) 0xFF else self.readRegister(self.index);
     }
@@ -124,10 +120,7 @@ pub const Cmos = struct {
     pub fn write(self: *Cmos, offset: u16, data: []const u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= port_count) {
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteWriteAllowed(&self.bad_accesses, offset, data, port_count)) return;
         if (offset == 0) {
             self.index = @truncate(data[0]);
             self.nmi_disabled = data[0] & 0x80 != 0;

@@ -23,21 +23,14 @@ pub const DebugConsole = struct {
     pub fn read(self: *DebugConsole, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            @memset(data, 0xFF);
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteReadAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         data[0] = signature;
     }
 
     pub fn write(self: *DebugConsole, offset: u16, data: []const u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteWriteAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         self.output.write(data[0..1]);
     }
 };

@@ -54,6 +54,22 @@ pub const ByteSink = struct {
     }
 };
 
+/// Byte-wide register files take one-byte accesses inside their range only. Anything else is
+/// counted in `bad_accesses` and refused; a refused read floats high (all ones).
+pub fn byteReadAllowed(bad_accesses: *u32, offset: u16, data: []u8, register_bytes: u16) bool {
+    if (data.len == 1 and offset < register_bytes) return true;
+    @memset(data, 0xFF);
+    bad_accesses.* +|= 1;
+    return false;
+}
+
+/// The write side of `byteReadAllowed`.
+pub fn byteWriteAllowed(bad_accesses: *u32, offset: u16, data: []const u8, register_bytes: u16) bool {
+    if (data.len == 1 and offset < register_bytes) return true;
+    bad_accesses.* +|= 1;
+    return false;
+}
+
 /// Test double for an interrupt line: remembers the level and counts rising edges.
 pub const IrqRecorder = struct {
     level: bool = false,

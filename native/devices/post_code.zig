@@ -1,6 +1,7 @@
 //! Port 0x80, the POST diagnostic port: firmware writes progress codes here (and old kernels
 //! write to it as an I/O delay). The last code is kept for debugging and reads back.
 const std = @import("std");
+const device = @import("device.zig");
 
 pub const PostCode = struct {
     pub const register_bytes: u16 = 1;
@@ -19,21 +20,14 @@ pub const PostCode = struct {
     pub fn read(self: *PostCode, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            @memset(data, 0xFF);
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteReadAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         data[0] = self.last;
     }
 
     pub fn write(self: *PostCode, offset: u16, data: []const u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteWriteAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         self.last = data[0];
     }
 };

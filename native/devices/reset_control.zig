@@ -26,21 +26,14 @@ pub const ResetControl = struct {
     pub fn read(self: *ResetControl, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            @memset(data, 0xFF);
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteReadAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         data[0] = self.value;
     }
 
     pub fn write(self: *ResetControl, offset: u16, data: []const u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_bytes) {
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteWriteAllowed(&self.bad_accesses, offset, data, register_bytes)) return;
         self.value = data[0] & stored_bits;
         if (self.value & rst_cpu != 0) self.requests.request(.reset);
     }

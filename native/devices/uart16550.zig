@@ -125,11 +125,7 @@ pub const Uart16550 = struct {
     pub fn read(self: *Uart16550, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_count) {
-            @memset(data, 0xFF);
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteReadAllowed(&self.bad_accesses, offset, data, register_count)) return;
         data[0] = self.readRegister(@intCast(offset));
         self.updateIrq();
     }
@@ -137,10 +133,7 @@ pub const Uart16550 = struct {
     pub fn write(self: *Uart16550, offset: u16, data: []const u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (data.len != 1 or offset >= register_count) {
-            self.bad_accesses +|= 1;
-            return;
-        }
+        if (!device.byteWriteAllowed(&self.bad_accesses, offset, data, register_count)) return;
         self.writeRegister(@intCast(offset), data[0]);
         self.updateIrq();
     }
