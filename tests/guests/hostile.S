@@ -115,6 +115,23 @@ finish:
         or      $0x20, %al                // the action, in lower case
         cmp     $'p', %al
         je      power_off
+        cmp     $'h', %al
+        je      hang
+        // Resets wait ~0.2 s (TSC ticks) first: a guest resetting as fast as it can makes vmctl
+        // rebuild its VM thousands of times a second, which the nested test box does not survive.
+        mov     %eax, %ebx
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        lea     500000000(%rax), %rcx
+wait:
+        pause
+        rdtsc
+        shl     $32, %rdx
+        or      %rdx, %rax
+        cmp     %rcx, %rax
+        jb      wait
+        mov     %ebx, %eax
         cmp     $'r', %al
         je      keyboard_reset
         cmp     $'c', %al

@@ -41,8 +41,7 @@ for (const [action, how] of RESETS) {
 }
 
 Deno.test("hostile guest: a reset without --no-reboot boots the guest again", async () => {
-  // This guest resets the moment it is up: stop it after three boots rather than let it reset
-  // thousands of times a second until -t.
+  // The guest resets ~0.2 s after it is up; stop it after three boots.
   const kernel = await hostileKernel("C");
   const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "60"], {
     terminateWhen: (stdout) => countOccurrences(stdout, MARKER) >= 3,
@@ -59,4 +58,20 @@ Deno.test("a guest that never stops ends with exit 2 at the -t limit", async () 
   assert(result.elapsedMs >= 5000, `stopped before the limit\n${describe(result)}`);
   assert(result.elapsedMs < 5000 + 10_000, `took far longer than the limit\n${describe(result)}`);
   assert(result.stderr.includes("timeout"), `no timeout summary\n${describe(result)}`);
+});
+
+Deno.test("--show-regs prints vCPU 0's registers on stderr when the VM stops", async () => {
+  const kernel = await hostileKernel("P");
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "--show-regs", "-t", "60"]);
+  assert(result.code === 0, `expected power off\n${describe(result)}`);
+  assert(result.stderr.includes("vCPU 0 registers:"), `no register dump\n${describe(result)}`);
+  // The guest stops in its hang loop right after the S5 write: RIP is inside the image at 1 MiB.
+  const rip = /RIP\s+([0-9a-f]{16})/.exec(result.stderr);
+  assert(rip !== null, `no RIP\n${describe(result)}`);
+  const address = parseInt(rip[1], 16);
+  assert(
+    address >= 0x100000 && address < 0x101000,
+    `RIP ${rip[1]} outside the guest\n${describe(result)}`,
+  );
+  assert(/CR0\s+0*80000011/.test(result.stderr), `expected long mode CR0\n${describe(result)}`);
 });
