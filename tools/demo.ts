@@ -11,6 +11,8 @@ import { kvmMode, logTail, runInBoxOrDirect } from "./box.ts";
 import { debianKernel } from "./debian.ts";
 import { demoInitramfs } from "./guest_images.ts";
 
+/** pci=off: the machine has no PCI bus yet, and Linux would say so as "PCI: Fatal: …". */
+const DEMO_CMDLINE = "console=ttyS0 quiet pci=off";
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
 async function main(): Promise<number> {
@@ -30,7 +32,7 @@ async function main(): Promise<number> {
     `${REPO}/main.ts`,
     "run",
     ...["-r", "256", "-t", "60"],
-    ...["--kernel", kernel.vmlinuz, "--initrd", initrd, "--append", "console=ttyS0 quiet"],
+    ...["--kernel", kernel.vmlinuz, "--initrd", initrd, "--append", DEMO_CMDLINE],
   ];
   const run = await runInBoxOrDirect(argv, { cwd: REPO, timeoutMs: 120_000, mode });
   if (run.boxDied) {
