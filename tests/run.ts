@@ -18,7 +18,7 @@ import { assembleGuest } from "./guests/flat_kernel.ts";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
-import { debianKernel } from "../tools/debian.ts";
+import { debianKernel, exists } from "../tools/debian.ts";
 import { testInitramfs } from "../tools/guest_images.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -358,15 +358,6 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
     step.facts.push(`${boxes} boxes, ${retries} retries after a box died, average boot ${average}`);
   }
   return step;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

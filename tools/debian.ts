@@ -193,7 +193,8 @@ function debFileName(pkg: DebianPackage): string {
   return `${pkg.name}_${pkg.version.replaceAll(":", "%3a")}_${pkg.arch}.deb`;
 }
 
-function exists(path: string): boolean {
+/** Whether anything is at `path`. */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
