@@ -166,7 +166,6 @@ pub const ioctl = struct {
     // System ioctls (on the /dev/kvm fd).
     pub const get_api_version = io(0x00);
     pub const create_vm = io(0x01);
-    pub const check_extension = io(0x03);
     pub const get_vcpu_mmap_size = io(0x04);
     pub const get_supported_cpuid = iowr(0x05, CpuidHeader);
     // VM ioctls.
@@ -191,10 +190,7 @@ pub const ioctl = struct {
 };
 
 pub const exit_reason = struct {
-    pub const unknown: u32 = 0;
-    pub const exception: u32 = 1;
     pub const io: u32 = 2;
-    pub const hlt: u32 = 5;
     pub const mmio: u32 = 6;
     pub const shutdown: u32 = 8;
     pub const fail_entry: u32 = 9;
@@ -206,10 +202,8 @@ pub const exit_reason = struct {
 pub const system_event = struct {
     pub const shutdown: u32 = 1;
     pub const reset: u32 = 2;
-    pub const crash: u32 = 3;
 };
 
-pub const io_direction_in: u8 = 0;
 pub const io_direction_out: u8 = 1;
 
 /// The start of the shared `struct kvm_run` page; the exit-specific union begins at byte 32.
@@ -231,14 +225,6 @@ pub const Run = extern struct {
         system_event: extern struct { type: u32, ndata: u32, data: [16]u64 },
         padding: [256]u8,
     },
-};
-
-pub const capability = struct {
-    pub const irqchip: u32 = 0;
-    pub const user_memory: u32 = 3;
-    pub const set_tss_addr: u32 = 4;
-    pub const pit2: u32 = 33;
-    pub const immediate_exit: u32 = 136;
 };
 
 comptime {
