@@ -21,10 +21,6 @@ pub const GuestMemory = struct {
         return .{ .host = host, .low_size = split.low, .high_size = split.high };
     }
 
-    pub fn size(self: GuestMemory) u64 {
-        return self.low_size + self.high_size;
-    }
-
     /// The host bytes behind guest-physical [gpa, gpa + len), or null when any part of that range
     /// is not RAM. A range never spans the hole: the two RAM regions are not contiguous.
     pub fn slice(self: GuestMemory, gpa: u64, len: u64) ?[]u8 {
@@ -48,11 +44,6 @@ pub const GuestMemory = struct {
     pub fn write(self: GuestMemory, gpa: u64, bytes: []const u8) error{OutsideGuestRam}!void {
         const dest = self.slice(gpa, bytes.len) orelse return error.OutsideGuestRam;
         @memcpy(dest, bytes);
-    }
-
-    pub fn read(self: GuestMemory, gpa: u64, dest: []u8) error{OutsideGuestRam}!void {
-        const src = self.slice(gpa, dest.len) orelse return error.OutsideGuestRam;
-        @memcpy(dest, src);
     }
 };
 
