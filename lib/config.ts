@@ -8,12 +8,15 @@ import { UserError } from "./errors.ts";
 /** Everything `vmctl run` needs to know, checked. */
 export interface RunConfig {
   ramMib: number;
-  kernel: string;
+  /** "seabios" (Debian's SeaBIOS), "none" (direct Linux boot) or a firmware image's path. */
+  bios: string;
+  kernel?: string;
   initrd?: string;
   append: string;
   timeoutSeconds?: number;
   noReboot: boolean;
   showRegs: boolean;
+  screenDump: boolean;
   verbose: boolean;
   kvmDevice: string;
 }
@@ -31,7 +34,16 @@ type OptionSpec = { names: string[]; value?: string; help: string };
 
 const RUN_OPTIONS: OptionSpec[] = [
   { names: ["-r", "--ram"], value: "MB", help: `guest RAM in MiB (default ${DEFAULT_RAM_MIB})` },
-  { names: ["--kernel"], value: "FILE", help: "Linux kernel (bzImage) to boot directly" },
+  {
+    names: ["-b", "--bios"],
+    value: "FW",
+    help: "firmware: seabios (default), none (direct --kernel boot) or an image FILE",
+  },
+  {
+    names: ["--kernel"],
+    value: "FILE",
+    help: "Linux kernel (bzImage); boots directly unless -b is given",
+  },
   { names: ["--initrd"], value: "FILE", help: "initial ramdisk for --kernel" },
   { names: ["--append"], value: "STR", help: "kernel command line for --kernel" },
   {
@@ -40,6 +52,7 @@ const RUN_OPTIONS: OptionSpec[] = [
     help: "stop the guest after SECS seconds (exit code 2)",
   },
   { names: ["--no-reboot"], help: "exit 0 when the guest reboots instead of restarting it" },
+  { names: ["-s", "--screen"], help: "print the VGA text screen on stdout when the VM stops" },
   { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
   { names: ["-v", "--verbose"], help: "diagnostics on stderr (debug port 0x402, unclaimed I/O)" },
   { names: ["-h", "--help"], help: "show this help" },
@@ -61,9 +74,10 @@ export function runHelp(): string {
     const flag = option.names.join(", ") + (option.value ? ` ${option.value}` : "");
     return `  ${flag.padEnd(22)} ${option.help}`;
   });
-  return `Usage: vmctl run [options] --kernel FILE
+  return `Usage: vmctl run [options]
 
-Boots a guest under KVM. Guest serial (COM1) is on stdout; stdin goes to the guest.
+Boots a guest under KVM: a Linux kernel directly (--kernel), or firmware (SeaBIOS by default).
+Guest serial (COM1) is on stdout; stdin goes to the guest. SeaBIOS mirrors its screen to COM1.
 vmctl's own messages go to stderr. On a terminal, Ctrl-A x quits.
 
 Options:
@@ -71,6 +85,8 @@ ${lines.join("\n")}
 
 Environment:
   VMCTL_KVM_DEVICE       KVM device to open (default /dev/kvm)
+  VMCTL_FIRMWARE_PATH    folders (colon-separated) searched for firmware before
+                         /usr/share/seabios and /usr/share/qemu
 `;
 }
 
@@ -130,20 +146,29 @@ function parseRun(args: string[]): Command {
   if (flags.has("--help")) return { kind: "help", topic: "run" };
 
   const kernel = values.get("--kernel");
-  if (kernel === undefined) {
-    throw new UserError("nothing to boot: give a kernel with --kernel FILE");
-  }
   if (kernel === "") throw new UserError("--kernel needs a file name");
+  const bios = values.get("--bios") ?? (kernel === undefined ? "seabios" : "none");
+  if (bios === "") throw new UserError("-b needs a value: seabios, none or a firmware file");
+  if (bios === "none" && kernel === undefined) {
+    throw new UserError("-b none boots a kernel directly: give one with --kernel FILE");
+  }
+  for (const option of ["--initrd", "--append"]) {
+    if (values.has(option) && kernel === undefined) {
+      throw new UserError(`${option} needs a kernel: give one with --kernel FILE`);
+    }
+  }
   return {
     kind: "run",
     config: {
       ramMib: parseRam(values.get("--ram")),
+      bios,
       kernel,
       initrd: values.get("--initrd"),
       append: values.get("--append") ?? "",
       timeoutSeconds: parseTimeout(values.get("--timeout")),
       noReboot: flags.has("--no-reboot"),
       showRegs: flags.has("--show-regs"),
+      screenDump: flags.has("--screen"),
       verbose: flags.has("--verbose"),
       kvmDevice: Deno.env.get("VMCTL_KVM_DEVICE") || "/dev/kvm",
     },

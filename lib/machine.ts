@@ -12,14 +12,36 @@ import {
   Status,
 } from "./native.ts";
 
+/** A file the user named (or vmctl found), read. */
+export interface GuestFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** A Linux kernel with its initrd and command line. */
+export interface LinuxGuest {
+  kernel: GuestFile;
+  initrd?: GuestFile;
+  cmdline: string;
+}
+
+/** How the machine starts: straight into Linux, or at the reset vector of a firmware image. */
+export type BootSpec =
+  | { kind: "direct"; linux: LinuxGuest }
+  | {
+    kind: "firmware";
+    bios: GuestFile;
+    vgaRom?: GuestFile;
+    /** fw_cfg files for the firmware (boot order, console, option ROMs). */
+    files: { name: string; bytes: Uint8Array }[];
+  };
+
 /** What to build: sizes and the guest to load. */
 export interface MachineSpec {
   kvmDevice: string;
   ramMib: number;
   cpus: number;
-  kernel: { path: string; bytes: Uint8Array };
-  initrd?: { path: string; bytes: Uint8Array };
-  cmdline: string;
+  boot: BootSpec;
 }
 
 const encoder = new TextEncoder();
@@ -55,18 +77,56 @@ export class Machine {
   }
 
   #load(spec: MachineSpec): void {
-    const cmdline = encoder.encode(spec.cmdline);
-    const initrd = spec.initrd?.bytes ?? new Uint8Array(0);
-    const status = this.native.vmctl_vm_load_linux(
-      this.handle,
-      spec.kernel.bytes,
-      BigInt(spec.kernel.bytes.length),
-      initrd,
-      BigInt(initrd.length),
-      cmdline,
-      BigInt(cmdline.length),
+    const boot = spec.boot;
+    if (boot.kind === "direct") {
+      const linux = boot.linux;
+      const cmdline = encoder.encode(linux.cmdline);
+      const initrd = linux.initrd?.bytes ?? new Uint8Array(0);
+      const status = this.native.vmctl_vm_load_linux(
+        this.handle,
+        linux.kernel.bytes,
+        BigInt(linux.kernel.bytes.length),
+        initrd,
+        BigInt(initrd.length),
+        cmdline,
+        BigInt(cmdline.length),
+      );
+      if (status !== Status.Ok) {
+        throw loadError(status, spec.ramMib, linux, nativeErrorMessage(this.native));
+      }
+      return;
+    }
+    const native = this.native;
+    const check = (status: number, what: string) => {
+      if (status === Status.Ok) return;
+      const detail = nativeErrorMessage(native);
+      if (status === Status.OutOfMemory) throw new UserError(`${what}: ${detail}: raise -r`);
+      throw new UserError(`${what}: ${detail}`);
+    };
+    check(
+      native.vmctl_vm_load_firmware(this.handle, boot.bios.bytes, BigInt(boot.bios.bytes.length)),
+      `cannot use ${boot.bios.path} as firmware`,
     );
-    if (status !== Status.Ok) throw loadError(status, spec, nativeErrorMessage(this.native));
+    if (boot.vgaRom) {
+      const rom = boot.vgaRom.bytes;
+      check(
+        native.vmctl_vm_set_vga_rom(this.handle, rom, BigInt(rom.length)),
+        `cannot use ${boot.vgaRom.path} as the VGA BIOS`,
+      );
+    }
+    for (const file of boot.files) {
+      const name = encoder.encode(file.name);
+      check(
+        native.vmctl_vm_add_firmware_file(
+          this.handle,
+          name,
+          BigInt(name.length),
+          file.bytes,
+          BigInt(file.bytes.length),
+        ),
+        `cannot hand ${file.name} to the firmware`,
+      );
+    }
   }
 
   /** Sends guest serial output to `serialFd` and the firmware debug port to `debugFd` (-1: drop). */
@@ -81,6 +141,15 @@ export class Machine {
 
   kick(vcpu: number): void {
     this.native.vmctl_vcpu_kick(this.handle, vcpu);
+  }
+
+  /** The VGA text screen as lines, trailing blanks trimmed; empty in graphics modes. */
+  textScreen(): string {
+    const buffer = new Uint8Array(24 << 10);
+    const length = Number(
+      this.native.vmctl_vm_text_screen(this.handle, buffer, BigInt(buffer.length)),
+    );
+    return new TextDecoder().decode(buffer.subarray(0, length));
   }
 
   /** Guest port/MMIO accesses no device claimed. */
@@ -126,8 +195,8 @@ function createError(status: Status, spec: MachineSpec, detail: string): Error {
   }
 }
 
-function loadError(status: Status, spec: MachineSpec, detail: string): Error {
-  const kernel = spec.kernel.path;
+function loadError(status: Status, ramMib: number, linux: LinuxGuest, detail: string): Error {
+  const kernel = linux.kernel.path;
   switch (status) {
     case Status.KernelNotBzImage:
       return new UserError(
@@ -138,10 +207,10 @@ function loadError(status: Status, spec: MachineSpec, detail: string): Error {
         `${kernel} uses a boot protocol older than 2.06: use a Linux kernel from 2.6.22 or later`,
       );
     case Status.KernelTooLarge:
-      return new UserError(`${kernel} does not fit in ${spec.ramMib} MiB of RAM: raise -r`);
+      return new UserError(`${kernel} does not fit in ${ramMib} MiB of RAM: raise -r`);
     case Status.InitrdTooLarge:
       return new UserError(
-        `${spec.initrd?.path} does not fit in guest RAM next to the kernel: raise -r`,
+        `${linux.initrd?.path} does not fit in guest RAM next to the kernel: raise -r`,
       );
     case Status.CmdlineTooLong:
       return new UserError(`--append is too long for this kernel: shorten the command line`);

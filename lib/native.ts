@@ -7,7 +7,7 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
@@ -21,6 +21,15 @@ export const SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
     result: "i32",
   },
+  // (Vm *vm, const u8 *image, size_t len) -> Status
+  vmctl_vm_load_firmware: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // (Vm *vm, const char *name, size_t, const u8 *data, size_t) -> Status
+  vmctl_vm_add_firmware_file: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize"],
+    result: "i32",
+  },
+  // (Vm *vm, const u8 *rom, size_t len) -> Status
+  vmctl_vm_set_vga_rom: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // (Vm *vm, int serial_fd, int debug_fd)
   vmctl_vm_set_output: { parameters: ["pointer", "i32", "i32"], result: "void" },
   // (Vm *vm, const u8 *bytes, size_t len) -> accepted
@@ -33,6 +42,8 @@ export const SYMBOLS = {
   vmctl_vcpu_get_regs: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   // (Vm *vm, uint32_t vcpu, struct kvm_sregs *out) -> Status
   vmctl_vcpu_get_sregs: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
+  // (Vm *vm, u8 *out, size_t len) -> length written
+  vmctl_vm_text_screen: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
   // (Vm *vm) -> count
   vmctl_vm_unclaimed_accesses: { parameters: ["pointer"], result: "u64" },
   // (char *buffer, size_t len) -> length written
@@ -57,6 +68,7 @@ export enum Status {
   InitrdTooLarge = 10,
   CmdlineTooLong = 11,
   InvalidArgument = 12,
+  FirmwareInvalid = 13,
 }
 
 /** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */

@@ -7,7 +7,8 @@ import type { RunConfig } from "./config.ts";
 import { Console } from "./console.ts";
 import { UserError } from "./errors.ts";
 import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
-import { Machine, type MachineSpec } from "./machine.ts";
+import { findFile, firmwarePolicyFiles, firmwareSearchPath, requireFile } from "./firmware.ts";
+import { type BootSpec, type GuestFile, Machine, type MachineSpec } from "./machine.ts";
 import { loadNative } from "./native.ts";
 import { formatRegisters } from "./registers.ts";
 
@@ -23,9 +24,7 @@ export async function run(config: RunConfig): Promise<number> {
     kvmDevice: config.kvmDevice,
     ramMib: config.ramMib,
     cpus: 1,
-    kernel: checkBzImage(readGuestFile(config.kernel, "kernel")),
-    initrd: config.initrd === undefined ? undefined : readGuestFile(config.initrd, "initrd"),
-    cmdline: config.append,
+    boot: bootSpec(config),
   };
   checkHostMemory(config.ramMib);
   const native = loadNative();
@@ -55,12 +54,14 @@ export async function run(config: RunConfig): Promise<number> {
       exit = await runUntilExit(machine, stop);
       console.target = undefined;
       stop.machine = undefined;
+      const restarting = exit.kind === "reset" && !config.noReboot;
+      if (config.screenDump && !restarting) writeAllSync(Deno.stdout, encode(machine.textScreen()));
       if (config.showRegs) Deno.stderr.writeSync(encode(formatRegisters(machine.registers(0))));
       if (config.verbose) {
         say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
       }
       machine.destroy();
-      if (exit.kind === "reset" && !config.noReboot) {
+      if (restarting) {
         if (config.verbose) say("guest reset: booting again");
         continue;
       }
@@ -74,6 +75,31 @@ export async function run(config: RunConfig): Promise<number> {
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   return report(exit, seconds, boots);
+}
+
+/** Reads every file the boot needs, so a missing one is reported before any VM exists. */
+function bootSpec(config: RunConfig): BootSpec {
+  const linux = config.kernel === undefined ? undefined : {
+    kernel: checkBzImage(readGuestFile(config.kernel, "kernel")),
+    initrd: config.initrd === undefined ? undefined : readGuestFile(config.initrd, "initrd"),
+    cmdline: config.append,
+  };
+  if (config.bios === "none") return { kind: "direct", linux: linux! };
+  let bios: GuestFile;
+  let romDirs = firmwareSearchPath();
+  if (config.bios === "seabios") {
+    bios = readGuestFile(requireFile("bios-256k.bin", "SeaBIOS", "seabios"), "firmware");
+  } else {
+    bios = checkFirmwareImage(readGuestFile(config.bios, "firmware"));
+    romDirs = [config.bios.replace(/\/[^/]*$/, "") || ".", ...romDirs];
+  }
+  // Without a VGA BIOS the machine still boots; SeaBIOS then uses COM1 as its only screen.
+  const vgaRomPath = findFile("vgabios-stdvga.bin", romDirs);
+  const vgaRom = vgaRomPath === undefined ? undefined : readGuestFile(vgaRomPath, "VGA BIOS");
+  if (linux) {
+    throw new UserError("booting --kernel through firmware is not supported yet: use -b none");
+  }
+  return { kind: "firmware", bios, vgaRom, files: firmwarePolicyFiles({ linuxLoader: false }) };
 }
 
 function report(exit: MachineExit, seconds: string, boots: number): number {
@@ -104,6 +130,11 @@ function report(exit: MachineExit, seconds: string, boots: number): number {
 }
 
 const encoder = new TextEncoder();
+
+function writeAllSync(file: { writeSync(bytes: Uint8Array): number }, bytes: Uint8Array): void {
+  let rest = bytes;
+  while (rest.length > 0) rest = rest.subarray(file.writeSync(rest));
+}
 
 function encode(text: string): Uint8Array {
   return encoder.encode(text);
@@ -148,6 +179,18 @@ export function checkBzImage(file: { path: string; bytes: Uint8Array }): typeof 
   if (bytes.length < 0x250 || bytes[0x1fe] !== 0x55 || bytes[0x1ff] !== 0xaa || magic !== "HdrS") {
     throw new UserError(
       `${file.path} is not a Linux bzImage (no x86 boot header): pass a kernel like /boot/vmlinuz-*`,
+    );
+  }
+  return file;
+}
+
+/** Refuses an image that cannot be a BIOS before any VM exists (libvmctl checks again). */
+function checkFirmwareImage(file: GuestFile): GuestFile {
+  const size = file.bytes.length;
+  if (size < 64 << 10 || size > 16 << 20 || size % 4096 !== 0) {
+    throw new UserError(
+      `${file.path} is not a PC firmware image: it has ${size} bytes, and an image is ` +
+        `64 KiB to 16 MiB in whole 4 KiB pages (try -b seabios)`,
     );
   }
   return file;

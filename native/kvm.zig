@@ -27,6 +27,9 @@ fn iowr(nr: u8, comptime T: type) u32 {
 
 pub const api_version: u32 = 12;
 
+/// KVM_MEM_READONLY: guest writes to the slot exit as MMIO writes.
+pub const mem_readonly: u32 = 1 << 1;
+
 pub const UserspaceMemoryRegion = extern struct {
     slot: u32,
     flags: u32,

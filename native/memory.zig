@@ -3,6 +3,7 @@
 //! Every access from device or boot code goes through `slice`, which checks the whole range.
 const std = @import("std");
 const platform = @import("platform.zig");
+const DmaMemory = @import("devices/device.zig").DmaMemory;
 
 pub const GuestMemory = struct {
     /// Host view of all guest RAM: [0, low_size) then [4 GiB, 4 GiB + high_size).
@@ -39,6 +40,16 @@ pub const GuestMemory = struct {
             return self.host[0..0];
         }
         return null;
+    }
+
+    /// This RAM as DMA-capable devices see it. `self` must outlive the devices.
+    pub fn dma(self: *const GuestMemory) DmaMemory {
+        return .{ .context = self, .sliceFn = dmaSlice };
+    }
+
+    fn dmaSlice(context: *const anyopaque, gpa: u64, len: u64) ?[]u8 {
+        const self: *const GuestMemory = @ptrCast(@alignCast(context));
+        return self.slice(gpa, len);
     }
 
     pub fn write(self: GuestMemory, gpa: u64, bytes: []const u8) error{OutsideGuestRam}!void {

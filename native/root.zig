@@ -6,7 +6,7 @@ const vm_mod = @import("vm.zig");
 const Vm = vm_mod.Vm;
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -22,6 +22,7 @@ pub const Status = enum(c_int) {
     initrd_too_large = 10,
     cmdline_too_long = 11,
     invalid_argument = 12,
+    firmware_invalid = 13,
 };
 
 export fn vmctl_abi_version() u32 {
@@ -76,6 +77,32 @@ export fn vmctl_vm_load_linux(
     return .ok;
 }
 
+/// Maps a PC firmware image (SeaBIOS's bios-256k.bin, say) for firmware boot.
+export fn vmctl_vm_load_firmware(vm: *Vm, image_ptr: [*]const u8, image_len: usize) Status {
+    vm_mod.loadFirmware(vm, image_ptr[0..image_len]) catch |err| return firmwareStatus(err);
+    return .ok;
+}
+
+/// Offers `data` to the firmware as fw_cfg file `name` (bootorder, etc/sercon-port, genroms/...).
+export fn vmctl_vm_add_firmware_file(vm: *Vm, name_ptr: [*]const u8, name_len: usize, data_ptr: [*]const u8, data_len: usize) Status {
+    vm_mod.addFirmwareFile(vm, name_ptr[0..name_len], data_ptr[0..data_len]) catch |err| return firmwareStatus(err);
+    return .ok;
+}
+
+/// Gives the VGA its BIOS (an option ROM such as vgabios-stdvga.bin).
+export fn vmctl_vm_set_vga_rom(vm: *Vm, rom_ptr: [*]const u8, rom_len: usize) Status {
+    vm_mod.setVgaRom(vm, rom_ptr[0..rom_len]) catch |err| return firmwareStatus(err);
+    return .ok;
+}
+
+fn firmwareStatus(err: vm_mod.FirmwareError) Status {
+    return switch (err) {
+        error.FirmwareSize, error.FirmwareItems => .firmware_invalid,
+        error.KvmFailed => .kvm_failed,
+        error.OutOfMemory, error.OutsideGuestRam => .out_of_memory,
+    };
+}
+
 /// Where guest serial output (COM1) and the firmware debug port (0x402) go; -1 discards.
 export fn vmctl_vm_set_output(vm: *Vm, serial_fd: i32, debug_fd: i32) void {
     vm.serial_output_fd.store(serial_fd, .release);
@@ -111,6 +138,11 @@ export fn vmctl_vcpu_get_sregs(vm: *Vm, index: u32, out: *kvm.Sregs) Status {
     return .ok;
 }
 
+/// The VGA text screen as UTF-8 lines (at most 60 rows of 132 columns fit in 24 KiB).
+export fn vmctl_vm_text_screen(vm: *Vm, out: [*]u8, len: usize) usize {
+    return vm_mod.textScreen(vm, out[0..len]);
+}
+
 /// Guest accesses to ports and MMIO that no device claimed, for diagnostics.
 export fn vmctl_vm_unclaimed_accesses(vm: *Vm) u64 {
     return vm.unclaimed_port_accesses.load(.monotonic) + vm.unclaimed_mmio_accesses.load(.monotonic);
@@ -137,6 +169,11 @@ test {
     _ = @import("devices/reset_control.zig");
     _ = @import("devices/post_code.zig");
     _ = @import("devices/debug_console.zig");
+    _ = @import("devices/pci.zig");
+    _ = @import("devices/i440fx.zig");
+    _ = @import("devices/piix.zig");
+    _ = @import("devices/fw_cfg.zig");
+    _ = @import("devices/vga.zig");
     _ = @import("boot/linux.zig");
     _ = @import("boot/acpi.zig");
     _ = @import("boot/long_mode.zig");

@@ -15,6 +15,12 @@ const AcpiPm = @import("devices/acpi_pm.zig").AcpiPm;
 const ResetControl = @import("devices/reset_control.zig").ResetControl;
 const PostCode = @import("devices/post_code.zig").PostCode;
 const DebugConsole = @import("devices/debug_console.zig").DebugConsole;
+const pci = @import("devices/pci.zig");
+const i440fx = @import("devices/i440fx.zig");
+const FwCfg = @import("devices/fw_cfg.zig").FwCfg;
+const vga_mod = @import("devices/vga.zig");
+const Vga = vga_mod.Vga;
+const piix = @import("devices/piix.zig");
 const linux_boot = @import("boot/linux.zig");
 const acpi = @import("boot/acpi.zig");
 const long_mode = @import("boot/long_mode.zig");
@@ -55,7 +61,7 @@ pub const ErrorMessage = struct {
     }
 };
 
-const Device = enum { uart, cmos, keyboard_controller, acpi_pm, reset_control, post_code, debug_console };
+const Device = enum { uart, cmos, keyboard_controller, acpi_pm, pci_config, post_code, debug_console, fw_cfg, vga, vga_dispi };
 
 const PortRange = struct { base: u16, len: u16, device: Device };
 
@@ -64,12 +70,31 @@ const port_map = [_]PortRange{
     .{ .base = platform.cmos.base, .len = platform.cmos.len, .device = .cmos },
     .{ .base = platform.keyboard_controller.base, .len = platform.keyboard_controller.len, .device = .keyboard_controller },
     .{ .base = platform.acpi_pm.base, .len = platform.acpi_pm.len, .device = .acpi_pm },
-    .{ .base = platform.reset_control.base, .len = platform.reset_control.len, .device = .reset_control },
+    .{ .base = platform.pci_config.base, .len = platform.pci_config.len, .device = .pci_config },
     .{ .base = platform.post_code.base, .len = platform.post_code.len, .device = .post_code },
     .{ .base = platform.debug_console.base, .len = platform.debug_console.len, .device = .debug_console },
+    .{ .base = platform.fw_cfg.base, .len = platform.fw_cfg.len, .device = .fw_cfg },
+    .{ .base = platform.vga.base, .len = platform.vga.len, .device = .vga },
+    .{ .base = platform.vga_dispi.base, .len = platform.vga_dispi.len, .device = .vga_dispi },
+};
+
+/// The reset control register is the second byte of the PCI address register's dword: byte
+/// accesses there go to it, everything else in 0xCF8-0xCFF to the PCI bus.
+const reset_control_offset = platform.reset_control.base - platform.pci_config.base;
+
+/// KVM memory slots.
+const Slot = struct {
+    const low_ram: u32 = 0;
+    const high_ram: u32 = 1;
+    const vram: u32 = 2;
+    const firmware: u32 = 3;
 };
 
 comptime {
+    std.debug.assert(platform.vga.base == vga_mod.legacy_port_base and platform.vga.len == vga_mod.legacy_port_count);
+    std.debug.assert(platform.vga_dispi.base == vga_mod.dispi_port_base and platform.vga_dispi.len == vga_mod.dispi_port_count);
+    std.debug.assert(platform.reset_control.base > platform.pci_config.base and
+        platform.reset_control.base < platform.pci_config.base + platform.pci_config.len);
     // No two devices may claim the same port.
     for (port_map, 0..) |a, i| {
         for (port_map[i + 1 ..]) |b| {
@@ -104,6 +129,26 @@ pub const Vm = struct {
     reset_control: ResetControl,
     post_code: PostCode,
     debug_console: DebugConsole,
+    fw_cfg: FwCfg,
+    vga: Vga,
+    /// Owns the bytes behind fw_cfg items (firmware files, the kernel for firmware boot) until
+    /// the VM is destroyed.
+    firmware_storage: std.heap.ArenaAllocator,
+
+    pci_bus: pci.Bus,
+    host_bridge: pci.Function,
+    isa_bridge: pci.Function,
+    power_management: pci.Function,
+    vga_function: pci.Function,
+    /// The VGA's video memory, mapped into the guest wherever its BAR 0 points while enabled.
+    vram: []align(page_size) u8,
+    vram_guest_address: ?u32 = null,
+    /// The firmware image's read-only host copy, mapped just below 4 GiB (firmware boot only).
+    firmware_image: ?[]align(page_size) u8 = null,
+
+    /// Drives the RTC's periodic, alarm and update interrupts between guest accesses.
+    timer_thread: ?std.Thread = null,
+    timer_running: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
 
     serial_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
     debug_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
@@ -145,10 +190,23 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
     };
     errdefer posix.munmap(mapping);
     const memory = GuestMemory.init(mapping);
-    try registerMemory(vm_fd, 0, 0, memory.host[0..@intCast(memory.low_size)]);
+    try registerMemory(vm_fd, Slot.low_ram, 0, memory.host[0..@intCast(memory.low_size)]);
     if (memory.high_size > 0) {
-        try registerMemory(vm_fd, 1, platform.memory.high_ram_start, memory.host[@intCast(memory.low_size)..]);
+        try registerMemory(vm_fd, Slot.high_ram, platform.memory.high_ram_start, memory.host[@intCast(memory.low_size)..]);
     }
+
+    const vram = posix.mmap(
+        null,
+        platform.pci.vga_vram_bytes,
+        posix.PROT.READ | posix.PROT.WRITE,
+        .{ .TYPE = .SHARED, .ANONYMOUS = true, .NORESERVE = true },
+        -1,
+        0,
+    ) catch {
+        ErrorMessage.set("cannot map {d} MiB of video memory", .{platform.pci.vga_vram_bytes >> 20});
+        return error.OutOfMemory;
+    };
+    errdefer posix.munmap(vram);
 
     const vm = std.heap.page_allocator.create(Vm) catch {
         ErrorMessage.set("out of memory for the VM state", .{});
@@ -169,19 +227,56 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
         .reset_control = undefined,
         .post_code = undefined,
         .debug_console = undefined,
+        .fw_cfg = undefined,
+        .vga = undefined,
+        .firmware_storage = std.heap.ArenaAllocator.init(std.heap.page_allocator),
+        .pci_bus = undefined,
+        .host_bridge = undefined,
+        .isa_bridge = undefined,
+        .power_management = undefined,
+        .vga_function = undefined,
+        .vram = vram,
     };
     initDevices(vm);
+    initPciBus(vm);
     errdefer destroyVcpus(vm);
     for (0..cpu_count) |index| try createVcpu(vm, @intCast(index));
+    vm.timer_running.store(true, .release);
+    vm.timer_thread = std.Thread.spawn(.{ .stack_size = 64 << 10 }, runTimers, .{vm}) catch {
+        ErrorMessage.set("cannot start the device timer thread", .{});
+        return error.OutOfMemory;
+    };
     return vm;
 }
 
+/// The device timer thread: lets the RTC raise its interrupts on time. It sleeps until the
+/// RTC's next event, but never longer than 10 ms, so a newly programmed rate takes effect soon.
+fn runTimers(vm: *Vm) void {
+    const max_sleep_ns: u64 = 10 * std.time.ns_per_ms;
+    // Below the RTC's fastest period (122 us), so no tick is missed, and never a busy loop.
+    const min_sleep_ns: u64 = 50 * std.time.ns_per_us;
+    while (vm.timer_running.load(.acquire)) {
+        vm.cmos.poll();
+        const now = hostMonotonicNs();
+        const next = vm.cmos.nextEventNs() orelse now + max_sleep_ns;
+        const sleep_ns = if (next > now) @min(next - now, max_sleep_ns) else 0;
+        std.time.sleep(@max(sleep_ns, min_sleep_ns));
+    }
+}
+
 pub fn destroy(vm: *Vm) void {
+    if (vm.timer_thread) |thread| {
+        vm.timer_running.store(false, .release);
+        thread.join();
+    }
     // Let KVM tear the VM down (vCPU areas and fds hold it) before its RAM goes away, so the
     // kernel frees the guest's page tables once instead of invalidating every mapping first.
     destroyVcpus(vm);
     posix.close(vm.vm_fd);
     posix.munmap(vm.memory_mapping);
+    posix.munmap(vm.vram);
+    if (vm.firmware_image) |image| posix.munmap(image);
+    vm.firmware_storage.deinit();
     posix.close(vm.kvm_fd);
     std.heap.page_allocator.destroy(vm);
 }
@@ -231,10 +326,14 @@ fn kvmCall(fd: i32, request: u32, arg: usize, comptime name: []const u8) error{K
     };
 }
 
-fn registerMemory(vm_fd: i32, slot: u32, gpa: u64, host: []u8) CreateError!void {
+fn registerMemory(vm_fd: i32, slot: u32, gpa: u64, host: []u8) error{KvmFailed}!void {
+    try registerMemoryWithFlags(vm_fd, slot, gpa, host, 0);
+}
+
+fn registerMemoryWithFlags(vm_fd: i32, slot: u32, gpa: u64, host: []u8, flags: u32) error{KvmFailed}!void {
     var region = kvm.UserspaceMemoryRegion{
         .slot = slot,
-        .flags = 0,
+        .flags = flags,
         .guest_phys_addr = gpa,
         .memory_size = host.len,
         .userspace_addr = @intFromPtr(host.ptr),
@@ -246,12 +345,63 @@ fn initDevices(vm: *Vm) void {
     const serial_sink = device.ByteSink{ .context = vm, .writeFn = writeSerialOutput };
     const debug_sink = device.ByteSink{ .context = vm, .writeFn = writeDebugOutput };
     vm.uart = Uart16550.init(irqLine(vm, platform.com1.irq.?), serial_sink);
-    vm.cmos = Cmos.init(irqLine(vm, platform.cmos.irq.?), vm.memory.low_size, vm.memory.high_size, hostUnixSeconds);
+    vm.cmos = Cmos.init(irqLine(vm, platform.cmos.irq.?), vm.memory.low_size, vm.memory.high_size, hostUnixSeconds, hostMonotonicNs);
     vm.keyboard_controller = I8042.init(irqLine(vm, platform.keyboard_controller.irq.?), irqLine(vm, platform.mouse_irq), &vm.requests);
     vm.acpi_pm = AcpiPm.init(irqLine(vm, platform.sci_irq), &vm.requests, hostMonotonicNs);
     vm.reset_control = ResetControl.init(&vm.requests);
     vm.post_code = PostCode.init();
     vm.debug_console = DebugConsole.init(debug_sink);
+    vm.fw_cfg = FwCfg.init(vm.memory.dma());
+    vm.vga = Vga.init(platform.pci.vga_vram_bytes);
+}
+
+fn initPciBus(vm: *Vm) void {
+    const layout = platform.pci;
+    vm.pci_bus = pci.Bus.init(
+        .{ .context = vm, .setFn = setPciIrq },
+        .{ .context = vm, .remapFn = remapPciFunction },
+    );
+    vm.host_bridge = i440fx.init();
+    vm.isa_bridge = piix.initIsaBridge();
+    vm.power_management = piix.initPowerManagement(platform.acpi_pm.base, platform.sci_irq);
+    vm.vga_function = pci.Function.init(.{
+        .vendor_id = layout.vga_vendor_id,
+        .device_id = layout.vga_device_id,
+        .class_code = 0x030000,
+    });
+    vm.vga_function.setBar(0, .memory32_prefetchable, layout.vga_vram_bytes);
+    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.power_management, &vm.vga_function }) |function| {
+        function.put16(pci.Config.subsystem_vendor_id, layout.subsystem_vendor_id);
+        function.put16(pci.Config.subsystem_id, layout.subsystem_id);
+    }
+    vm.pci_bus.attach(layout.host_bridge_slot, 0, &vm.host_bridge);
+    vm.pci_bus.attach(layout.piix_slot, layout.isa_bridge_function, &vm.isa_bridge);
+    vm.pci_bus.attach(layout.piix_slot, layout.power_management_function, &vm.power_management);
+    vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
+    vm.pci_bus.setRouter(&vm.isa_bridge);
+}
+
+fn setPciIrq(context: ?*anyopaque, irq: u8, level: bool) void {
+    setIrqLine(context, irq, level);
+}
+
+/// A function's BARs moved or were switched on or off. Only the VGA's video memory is RAM-backed;
+/// everything else is decoded on each access by the bus.
+fn remapPciFunction(context: ?*anyopaque, function: *pci.Function) void {
+    const vm: *Vm = @ptrCast(@alignCast(context.?));
+    if (function != &vm.vga_function) return;
+    const wanted = function.barAddress(0);
+    if (wanted == vm.vram_guest_address) return;
+    if (vm.vram_guest_address != null) {
+        registerMemory(vm.vm_fd, Slot.vram, 0, vm.vram[0..0]) catch {};
+        vm.vram_guest_address = null;
+    }
+    const address = wanted orelse return;
+    // A BAR over RAM or the APIC/firmware area is the guest's mistake: leave it unmapped.
+    const end = @as(u64, address) + vm.vram.len;
+    if (address < vm.memory.low_size or end > platform.memory.pci_mmio_end) return;
+    registerMemory(vm.vm_fd, Slot.vram, address, vm.vram) catch return;
+    vm.vram_guest_address = address;
 }
 
 fn irqLine(vm: *Vm, irq: u8) device.IrqLine {
@@ -422,6 +572,112 @@ pub fn loadLinux(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline:
     _ = try kvmCall(fd, kvm.ioctl.set_regs, @intFromPtr(&regs), "KVM_SET_REGS");
 }
 
+/// The VGA text screen as UTF-8 lines into `out`; returns the length (0 in graphics modes).
+/// The text lives in guest RAM (0xA0000-0xBFFFF is RAM here), so this reads it from there.
+pub fn textScreen(vm: *Vm, out: []u8) usize {
+    const geometry = vm.vga.textGeometry();
+    if (!geometry.text_mode or geometry.vbe_enabled) return 0;
+    const text = vm.memory.slice(geometry.memory_address, vga_mod.text_memory_bytes) orelse return 0;
+    var stream = std.io.fixedBufferStream(out);
+    vga_mod.renderText(geometry, text, stream.writer()) catch {};
+    return stream.pos;
+}
+
+pub const FirmwareError = error{ FirmwareSize, KvmFailed, OutOfMemory, OutsideGuestRam, FirmwareItems };
+
+/// Firmware boot: the image read-only just below 4 GiB and its last 128 KiB copied into RAM at
+/// 0xE0000. vCPU 0 stays in its reset state, so it starts at the reset vector (0xFFFFFFF0).
+pub fn loadFirmware(vm: *Vm, image: []const u8) FirmwareError!void {
+    std.debug.assert(vm.firmware_image == null);
+    const limits = platform.firmware;
+    if (image.len < limits.min_image_bytes or image.len > limits.max_image_bytes or image.len % page_size != 0) {
+        ErrorMessage.set("a firmware image must be {d} KiB to {d} MiB in whole pages, not {d} bytes", .{
+            limits.min_image_bytes >> 10, limits.max_image_bytes >> 20, image.len,
+        });
+        return error.FirmwareSize;
+    }
+    const copy = posix.mmap(null, image.len, posix.PROT.READ | posix.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0) catch {
+        ErrorMessage.set("cannot map the firmware image", .{});
+        return error.OutOfMemory;
+    };
+    errdefer posix.munmap(copy);
+    @memcpy(copy, image);
+    posix.mprotect(copy, posix.PROT.READ) catch {};
+    try registerMemoryWithFlags(vm.vm_fd, Slot.firmware, limits.image_end - image.len, copy, kvm.mem_readonly);
+    vm.firmware_image = copy;
+    const low_bytes: usize = @intCast(@min(image.len, limits.low_copy_bytes));
+    try vm.memory.write(platform.memory.bios_area_end - low_bytes, image[image.len - low_bytes ..]);
+    try addMachineDescription(vm);
+}
+
+/// What firmware learns about the machine through fw_cfg: RAM, CPUs and the memory map.
+fn addMachineDescription(vm: *Vm) FirmwareError!void {
+    const boot_menu_off: u16 = 0;
+    // Firmware adds the IRQ0 -> pin 2 override to its MP table, as the MADT has it.
+    const irq0_override: u8 = 1;
+    const cpus: u16 = @intCast(vm.vcpu_count);
+    try addFirmwareItem(vm, FwCfg.Key.ram_size, std.mem.asBytes(&(vm.memory.low_size + vm.memory.high_size)));
+    try addFirmwareItem(vm, FwCfg.Key.nb_cpus, std.mem.asBytes(&cpus));
+    try addFirmwareItem(vm, FwCfg.Key.max_cpus, std.mem.asBytes(&cpus));
+    try addFirmwareItem(vm, FwCfg.Key.boot_menu, std.mem.asBytes(&boot_menu_off));
+    try addFirmwareItem(vm, FwCfg.Key.irq0_override, std.mem.asBytes(&irq0_override));
+
+    // etc/e820: RAM and the pages KVM keeps for itself (QEMU's layout: u64 address, u64 length,
+    // u32 type, packed, little-endian).
+    const entry_bytes = 20;
+    var e820: [3 * entry_bytes]u8 = undefined;
+    var count: usize = 0;
+    const entries = [_]struct { address: u64, length: u64, kind: u32 }{
+        .{ .address = 0, .length = vm.memory.low_size, .kind = 1 },
+        .{ .address = platform.memory.kvm_identity_map, .length = platform.memory.kvm_private_bytes, .kind = 2 },
+        .{ .address = platform.memory.high_ram_start, .length = vm.memory.high_size, .kind = 1 },
+    };
+    for (entries) |entry| {
+        if (entry.length == 0) continue;
+        const slot = e820[count * entry_bytes ..][0..entry_bytes];
+        std.mem.writeInt(u64, slot[0..8], entry.address, .little);
+        std.mem.writeInt(u64, slot[8..16], entry.length, .little);
+        std.mem.writeInt(u32, slot[16..20], entry.kind, .little);
+        count += 1;
+    }
+    try addFirmwareFile(vm, "etc/e820", e820[0 .. count * entry_bytes]);
+}
+
+/// Copies `bytes` into VM-owned storage and offers them at fw_cfg key `key`.
+fn addFirmwareItem(vm: *Vm, key: u16, bytes: []const u8) FirmwareError!void {
+    const copy = vm.firmware_storage.allocator().dupe(u8, bytes) catch return error.OutOfMemory;
+    vm.fw_cfg.addItem(key, copy) catch |err| {
+        ErrorMessage.set("cannot add fw_cfg item 0x{x}: {s}", .{ key, @errorName(err) });
+        return error.FirmwareItems;
+    };
+}
+
+/// Copies `bytes` into VM-owned storage and offers them as fw_cfg file `name`.
+pub fn addFirmwareFile(vm: *Vm, name: []const u8, bytes: []const u8) FirmwareError!void {
+    const copy = vm.firmware_storage.allocator().dupe(u8, bytes) catch return error.OutOfMemory;
+    _ = vm.fw_cfg.addFile(name, copy) catch |err| {
+        ErrorMessage.set("cannot add firmware file '{s}': {s}", .{ name, @errorName(err) });
+        return error.FirmwareItems;
+    };
+}
+
+/// The VGA BIOS: the VGA function's expansion ROM, and the same bytes as fw_cfg file
+/// "pciVVVV,DDDD.rom", where SeaBIOS looks first (reading a ROM BAR costs an exit per access).
+pub fn setVgaRom(vm: *Vm, rom: []const u8) FirmwareError!void {
+    if (rom.len < 512 or rom.len > 1 << 20 or rom[0] != 0x55 or rom[1] != 0xAA) {
+        ErrorMessage.set("the VGA BIOS is not an option ROM (no 55 AA signature, or not 512 B to 1 MiB)", .{});
+        return error.FirmwareSize;
+    }
+    const copy = vm.firmware_storage.allocator().dupe(u8, rom) catch return error.OutOfMemory;
+    vm.vga_function.setRom(copy);
+    var name_buffer: [32]u8 = undefined;
+    const name = std.fmt.bufPrint(&name_buffer, "pci{x:0>4},{x:0>4}.rom", .{ platform.pci.vga_vendor_id, platform.pci.vga_device_id }) catch unreachable;
+    _ = vm.fw_cfg.addFile(name, copy) catch |err| {
+        ErrorMessage.set("cannot add the VGA BIOS: {s}", .{@errorName(err)});
+        return error.FirmwareItems;
+    };
+}
+
 fn segment(descriptor: long_mode.Segment, selector: u16) kvm.Segment {
     return .{
         .base = descriptor.base,
@@ -563,6 +819,7 @@ fn findPortDevice(port: u16) ?struct { device: Device, offset: u16 } {
 
 fn portRead(vm: *Vm, port: u16, data: []u8) void {
     const found = findPortDevice(port) orelse {
+        if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.readBar(hit, data);
         _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
         @memset(data, 0xFF);
         return;
@@ -572,14 +829,21 @@ fn portRead(vm: *Vm, port: u16, data: []u8) void {
         .cmos => vm.cmos.read(found.offset, data),
         .keyboard_controller => vm.keyboard_controller.read(found.offset, data),
         .acpi_pm => vm.acpi_pm.read(found.offset, data),
-        .reset_control => vm.reset_control.read(found.offset, data),
+        .pci_config => if (found.offset == reset_control_offset and data.len == 1)
+            vm.reset_control.read(0, data)
+        else
+            vm.pci_bus.read(found.offset, data),
         .post_code => vm.post_code.read(found.offset, data),
         .debug_console => vm.debug_console.read(found.offset, data),
+        .fw_cfg => vm.fw_cfg.read(found.offset, data),
+        .vga => vm.vga.read(found.offset, data),
+        .vga_dispi => vm.vga.readDispi(found.offset, data),
     }
 }
 
 fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
     const found = findPortDevice(port) orelse {
+        if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.writeBar(hit, data);
         _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
         return;
     };
@@ -588,17 +852,42 @@ fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
         .cmos => vm.cmos.write(found.offset, data),
         .keyboard_controller => vm.keyboard_controller.write(found.offset, data),
         .acpi_pm => vm.acpi_pm.write(found.offset, data),
-        .reset_control => vm.reset_control.write(found.offset, data),
+        .pci_config => if (found.offset == reset_control_offset and data.len == 1)
+            vm.reset_control.write(0, data)
+        else
+            vm.pci_bus.write(found.offset, data),
         .post_code => vm.post_code.write(found.offset, data),
         .debug_console => vm.debug_console.write(found.offset, data),
+        .fw_cfg => vm.fw_cfg.write(found.offset, data),
+        .vga => vm.vga.write(found.offset, data),
+        .vga_dispi => vm.vga.writeDispi(found.offset, data),
     }
 }
 
 fn handleMmio(vm: *Vm, run: *volatile kvm.Run) void {
-    // Nothing is mapped in MMIO space yet besides the in-kernel APICs: reads float high.
-    _ = vm.unclaimed_mmio_accesses.fetchAdd(1, .monotonic);
-    if (run.exit.mmio.is_write == 0) {
-        const len = @min(run.exit.mmio.len, run.exit.mmio.data.len);
-        for (0..len) |i| run.exit.mmio.data[i] = 0xFF;
+    const mmio = &run.exit.mmio;
+    const len = @min(mmio.len, mmio.data.len);
+    var buffer: [8]u8 = undefined;
+    const data = buffer[0..len];
+    const is_write = mmio.is_write != 0;
+    if (is_write) {
+        for (data, 0..) |*byte, i| byte.* = mmio.data[i];
     }
+    if (vm.pci_bus.findMemory(mmio.phys_addr)) |hit| {
+        if (is_write) pci.Bus.writeBar(hit, data) else pci.Bus.readBar(hit, data);
+    } else if (is_write and inFirmwareImage(vm, mmio.phys_addr)) {
+        // Writes to the read-only firmware image are dropped, as a flash chip would.
+        return;
+    } else {
+        _ = vm.unclaimed_mmio_accesses.fetchAdd(1, .monotonic);
+        @memset(data, 0xFF);
+    }
+    if (!is_write) {
+        for (data, 0..) |byte, i| mmio.data[i] = byte;
+    }
+}
+
+fn inFirmwareImage(vm: *const Vm, address: u64) bool {
+    const image = vm.firmware_image orelse return false;
+    return address >= platform.firmware.image_end - image.len and address < platform.firmware.image_end;
 }

@@ -18,7 +18,7 @@ import { assembleGuest } from "./guests/flat_kernel.ts";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
-import { debianKernel, exists } from "../tools/debian.ts";
+import { debianKernel, exists, firmwareDirs } from "../tools/debian.ts";
 import { testInitramfs } from "../tools/guest_images.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -278,7 +278,11 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
   let env: Record<string, string>;
   try {
     const kernel = await debianKernel();
-    env = { VMCTL_TEST_KERNEL: kernel.vmlinuz, VMCTL_TEST_INITRD: await testInitramfs() };
+    env = {
+      VMCTL_TEST_KERNEL: kernel.vmlinuz,
+      VMCTL_TEST_INITRD: await testInitramfs(),
+      VMCTL_FIRMWARE_PATH: (await firmwareDirs()).join(":"),
+    };
     if (mode === "box") await boxInitramfs();
     await assembleGuest("hostile");
   } catch (error) {

@@ -344,3 +344,16 @@ export async function busyboxStatic(): Promise<string> {
   if (!isExecutable(path)) throw new Error(`busybox-static package ${root} has no bin/busybox`);
   return path;
 }
+
+/**
+ * Folders holding Debian's SeaBIOS (bios-256k.bin, vgabios-stdvga.bin) and QEMU's option ROMs
+ * (linuxboot_dma.bin), fetched into the cache: tests use these, not whatever the host has.
+ */
+export async function firmwareDirs(): Promise<string[]> {
+  const seabios = join(await fetchDebianPackage("seabios"), "usr", "share", "seabios");
+  const qemu = join(await fetchDebianPackage("qemu-system-data"), "usr", "share", "qemu");
+  for (const file of [join(seabios, "bios-256k.bin"), join(qemu, "linuxboot_dma.bin")]) {
+    if (!exists(file)) throw new Error(`firmware package has no ${file}`);
+  }
+  return [seabios, qemu];
+}

@@ -18,7 +18,8 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
 /**
  * /init of the test guest. The `vmctl_test=` word of the kernel command line picks what it does
  * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
- * (forever) or `shell` (an interactive sh on the console, then power off).
+ * (forever), `shell` (an interactive sh on the console, then power off) or `platform` (PCI
+ * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off).
  */
 const TEST_INIT = `#!/bin/sh
 export PATH=/bin
@@ -37,6 +38,13 @@ case "$mode" in
   reboot) reboot -f ;;
   hang) while :; do sleep 3600; done ;;
   shell) setsid cttyhack sh; poweroff -f ;;
+  platform)
+    for d in /sys/bus/pci/devices/*; do
+      echo "pci \${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class)"
+    done
+    dmesg | grep -i acpi | sed 's/^/dmesg: /'
+    grep -E '^ *[0-9]+:' /proc/interrupts | sed 's/^/irq: /'
+    poweroff -f ;;
   *) echo "vmctl-test: unknown vmctl_test='$mode'"; poweroff -f ;;
 esac
 sleep 5

@@ -54,6 +54,32 @@ pub const ByteSink = struct {
     }
 };
 
+/// Guest RAM as a DMA-capable device sees it. `slice` returns the host bytes behind guest-physical
+/// [gpa, gpa + len) only when the whole range is RAM; a device must treat null as a failed transfer.
+pub const DmaMemory = struct {
+    context: *const anyopaque,
+    sliceFn: *const fn (context: *const anyopaque, gpa: u64, len: u64) ?[]u8,
+
+    pub fn slice(self: DmaMemory, gpa: u64, len: u64) ?[]u8 {
+        return self.sliceFn(self.context, gpa, len);
+    }
+};
+
+/// Test double for DMA: a small RAM that starts at guest-physical 0.
+pub const DmaRecorder = struct {
+    ram: []u8,
+
+    fn sliceOf(context: *const anyopaque, gpa: u64, len: u64) ?[]u8 {
+        const self: *const DmaRecorder = @ptrCast(@alignCast(context));
+        if (gpa > self.ram.len or len > self.ram.len - gpa) return null;
+        return self.ram[@intCast(gpa)..][0..@intCast(len)];
+    }
+
+    pub fn memory(self: *const DmaRecorder) DmaMemory {
+        return .{ .context = self, .sliceFn = sliceOf };
+    }
+};
+
 /// Byte-wide register files take one-byte accesses inside their range only. Anything else is
 /// counted in `bad_accesses` and refused; a refused read floats high (all ones).
 pub fn byteReadAllowed(bad_accesses: *u32, offset: u16, data: []u8, register_bytes: u16) bool {

@@ -80,9 +80,26 @@ Deno.test("a bad timeout", async () => {
   assertOneLineError(result, /positive number of seconds/);
 });
 
-Deno.test("no kernel at all", async () => {
-  const result = await runVmctl(["run", "-r", "128"]);
-  assertOneLineError(result, /give a kernel with --kernel/);
+Deno.test("-b none without a kernel", async () => {
+  const result = await runVmctl(["run", "-r", "128", "-b", "none"]);
+  assertOneLineError(result, /-b none boots a kernel directly: give one with --kernel/);
+});
+
+Deno.test("--initrd without a kernel", async () => {
+  const result = await runVmctl(["run", "--initrd", kernel]);
+  assertOneLineError(result, /--initrd needs a kernel/);
+});
+
+Deno.test("missing firmware file", async () => {
+  const result = await runVmctl(["run", "-b", "/nonexistent/bios.bin"]);
+  assertOneLineError(result, /firmware file \/nonexistent\/bios.bin does not exist/);
+});
+
+Deno.test("a firmware file of impossible size", async () => {
+  const tiny = await Deno.makeTempFile({ suffix: ".bin" });
+  await Deno.writeFile(tiny, new Uint8Array(1000));
+  const result = await runVmctl(["run", "-b", tiny]);
+  assertOneLineError(result, /is not a PC firmware image: .* 64 KiB to 16 MiB/);
 });
 
 Deno.test("KVM device missing", async () => {

@@ -1,0 +1,70 @@
+/**
+ * Finding firmware files (SeaBIOS, its VGA BIOS, QEMU's Linux-loader option ROM) and choosing
+ * what the firmware is told through fw_cfg: boot order, serial console mirroring, boot failure.
+ * @module
+ */
+import { UserError } from "./errors.ts";
+
+/** Where Debian installs the files vmctl uses, after any folders in VMCTL_FIRMWARE_PATH. */
+export function firmwareSearchPath(): string[] {
+  const extra = (Deno.env.get("VMCTL_FIRMWARE_PATH") ?? "").split(":").filter((dir) => dir);
+  return [...extra, "/usr/share/seabios", "/usr/share/qemu"];
+}
+
+/** The first `name` in `dirs` that is a file, or undefined. */
+export function findFile(name: string, dirs: string[]): string | undefined {
+  for (const dir of dirs) {
+    const path = `${dir}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return undefined;
+}
+
+/** Like {@linkcode findFile}, but a missing file is the user's to fix. */
+export function requireFile(name: string, what: string, debianPackage: string): string {
+  const dirs = firmwareSearchPath();
+  const path = findFile(name, dirs);
+  if (path === undefined) {
+    throw new UserError(
+      `${what} not found (no ${name} in ${dirs.join(", ")}): install Debian's ` +
+        `${debianPackage} package or set VMCTL_FIRMWARE_PATH`,
+    );
+  }
+  return path;
+}
+
+/** SeaBIOS's name for an option ROM from fw_cfg in its boot order. */
+export const LINUX_LOADER_ROM = "genroms/linuxboot_dma.bin";
+
+function u16(value: number): Uint8Array {
+  return new Uint8Array([value & 0xff, value >> 8]);
+}
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+/** The fw_cfg files that set SeaBIOS's behaviour, as QEMU's `-M pc` would by default. */
+export function firmwarePolicyFiles(
+  options: { linuxLoader: boolean },
+): { name: string; bytes: Uint8Array }[] {
+  const files = [
+    // Mirror the text screen to COM1 (SeaBIOS "sercon"), so a headless run shows it on stdout.
+    { name: "etc/sercon-port", bytes: u16(0x3f8) },
+    // With nothing to boot, say so and wait (QEMU's default reboot-timeout of -1).
+    { name: "etc/boot-fail-wait", bytes: u32(0xffffffff) },
+  ];
+  if (options.linuxLoader) {
+    files.push({
+      name: "bootorder",
+      bytes: new TextEncoder().encode(`/rom@${LINUX_LOADER_ROM}\n`),
+    });
+  }
+  return files;
+}

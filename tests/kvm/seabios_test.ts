@@ -1,0 +1,22 @@
+// SeaBIOS (Debian's bios-256k.bin and vgabios-stdvga.bin, found through VMCTL_FIRMWARE_PATH)
+// on vmctl's PC platform: POST, its screen on COM1 and in the -s dump, and Linux through it.
+import assert from "node:assert/strict";
+import { count, describe, Vmctl } from "./linux_guest.ts";
+
+Deno.test("with nothing to boot, SeaBIOS says so on COM1 and on the VGA screen; -t ends it", async () => {
+  const run = await new Vmctl(["-r", "128", "-t", "10", "-s"]).finish();
+  assert.ok(!run.hung, describe(run));
+  assert.equal(run.code, 2, describe(run));
+  assert.match(run.stderr, /timeout: stopped the guest/, describe(run));
+  // SeaBIOS's serial console mirrors the screen with terminal escapes and CRLF line ends.
+  assert.match(run.stdout, /SeaBIOS \(version [^\r\n]+\r\n/, describe(run));
+  assert.match(run.stdout, /No bootable device\.\r\n/, describe(run));
+  // The -s dump comes last: plain lines, no escapes, ending with the same words.
+  const dump = run.stdout.slice(run.stdout.lastIndexOf("\r\n") + 2);
+  const lines = dump.split("\n");
+  assert.ok(lines.some((line) => /^SeaBIOS \(version \S+\)$/.test(line)), describe(run));
+  assert.equal(lines.filter((line) => line.length > 0).at(-1), "No bootable device.", dump);
+  assert.ok(!dump.includes("\x1b"), `escape codes in the screen dump:\n${dump}`);
+  assert.ok(lines.length <= 25, `more than 25 lines in the screen dump:\n${dump}`);
+  assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
+});
