@@ -34,6 +34,8 @@ export type BootSpec =
     vgaRom?: GuestFile;
     /** fw_cfg files for the firmware (boot order, console, option ROMs). */
     files: { name: string; bytes: Uint8Array }[];
+    /** Linux for the firmware's Linux loader option ROM (one of `files`) to start. */
+    linux?: LinuxGuest;
   };
 
 /** What to build: sizes and the guest to load. */
@@ -79,21 +81,7 @@ export class Machine {
   #load(spec: MachineSpec): void {
     const boot = spec.boot;
     if (boot.kind === "direct") {
-      const linux = boot.linux;
-      const cmdline = encoder.encode(linux.cmdline);
-      const initrd = linux.initrd?.bytes ?? new Uint8Array(0);
-      const status = this.native.vmctl_vm_load_linux(
-        this.handle,
-        linux.kernel.bytes,
-        BigInt(linux.kernel.bytes.length),
-        initrd,
-        BigInt(initrd.length),
-        cmdline,
-        BigInt(cmdline.length),
-      );
-      if (status !== Status.Ok) {
-        throw loadError(status, spec.ramMib, linux, nativeErrorMessage(this.native));
-      }
+      this.#loadLinux(this.native.vmctl_vm_load_linux, spec.ramMib, boot.linux);
       return;
     }
     const native = this.native;
@@ -126,6 +114,30 @@ export class Machine {
         ),
         `cannot hand ${file.name} to the firmware`,
       );
+    }
+    if (boot.linux) {
+      this.#loadLinux(this.native.vmctl_vm_load_linux_via_firmware, spec.ramMib, boot.linux);
+    }
+  }
+
+  #loadLinux(
+    load: Native["vmctl_vm_load_linux"],
+    ramMib: number,
+    linux: LinuxGuest,
+  ): void {
+    const cmdline = encoder.encode(linux.cmdline);
+    const initrd = linux.initrd?.bytes ?? new Uint8Array(0);
+    const status = load(
+      this.handle,
+      linux.kernel.bytes,
+      BigInt(linux.kernel.bytes.length),
+      initrd,
+      BigInt(initrd.length),
+      cmdline,
+      BigInt(cmdline.length),
+    );
+    if (status !== Status.Ok) {
+      throw loadError(status, ramMib, linux, nativeErrorMessage(this.native));
     }
   }
 

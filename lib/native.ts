@@ -21,6 +21,11 @@ export const SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
     result: "i32",
   },
+  // (Vm *vm, const u8 *kernel, size_t, const u8 *initrd, size_t, const u8 *cmdline, size_t) -> Status
+  vmctl_vm_load_linux_via_firmware: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize"],
+    result: "i32",
+  },
   // (Vm *vm, const u8 *image, size_t len) -> Status
   vmctl_vm_load_firmware: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
   // (Vm *vm, const char *name, size_t, const u8 *data, size_t) -> Status

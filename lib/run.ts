@@ -7,7 +7,13 @@ import type { RunConfig } from "./config.ts";
 import { Console } from "./console.ts";
 import { UserError } from "./errors.ts";
 import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
-import { findFile, firmwarePolicyFiles, firmwareSearchPath, requireFile } from "./firmware.ts";
+import {
+  findFile,
+  firmwarePolicyFiles,
+  firmwareSearchPath,
+  LINUX_LOADER_ROM,
+  requireFile,
+} from "./firmware.ts";
 import { type BootSpec, type GuestFile, Machine, type MachineSpec } from "./machine.ts";
 import { loadNative } from "./native.ts";
 import { formatRegisters } from "./registers.ts";
@@ -96,10 +102,12 @@ function bootSpec(config: RunConfig): BootSpec {
   // Without a VGA BIOS the machine still boots; SeaBIOS then uses COM1 as its only screen.
   const vgaRomPath = findFile("vgabios-stdvga.bin", romDirs);
   const vgaRom = vgaRomPath === undefined ? undefined : readGuestFile(vgaRomPath, "VGA BIOS");
+  const files = firmwarePolicyFiles({ linuxLoader: linux !== undefined });
   if (linux) {
-    throw new UserError("booting --kernel through firmware is not supported yet: use -b none");
+    const loader = requireFile("linuxboot_dma.bin", "QEMU's Linux loader ROM", "qemu-system-data");
+    files.push({ name: LINUX_LOADER_ROM, bytes: readGuestFile(loader, "option ROM").bytes });
   }
-  return { kind: "firmware", bios, vgaRom, files: firmwarePolicyFiles({ linuxLoader: false }) };
+  return { kind: "firmware", bios, vgaRom, files, linux };
 }
 
 function report(exit: MachineExit, seconds: string, boots: number): number {

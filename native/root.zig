@@ -83,6 +83,32 @@ export fn vmctl_vm_load_firmware(vm: *Vm, image_ptr: [*]const u8, image_len: usi
     return .ok;
 }
 
+/// Linux through firmware (after vmctl_vm_load_firmware): the kernel, initrd and command line
+/// for the linuxboot_dma.bin option ROM, which the caller adds as "genroms/linuxboot_dma.bin".
+export fn vmctl_vm_load_linux_via_firmware(
+    vm: *Vm,
+    kernel_ptr: [*]const u8,
+    kernel_len: usize,
+    initrd_ptr: ?[*]const u8,
+    initrd_len: usize,
+    cmdline_ptr: ?[*]const u8,
+    cmdline_len: usize,
+) Status {
+    const initrd: []const u8 = if (initrd_ptr) |p| p[0..initrd_len] else &.{};
+    const cmdline: []const u8 = if (cmdline_ptr) |p| p[0..cmdline_len] else &.{};
+    vm_mod.loadLinuxViaFirmware(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return switch (err) {
+        error.NotBzImage => .kernel_not_bzimage,
+        error.ProtocolTooOld => .kernel_protocol_too_old,
+        error.KernelTooLarge => .kernel_too_large,
+        error.InitrdTooLarge => .initrd_too_large,
+        error.CmdlineTooLong => .cmdline_too_long,
+        error.OutsideGuestRam, error.OutOfMemory => .out_of_memory,
+        error.FirmwareSize, error.FirmwareItems => .firmware_invalid,
+        error.KvmFailed => .kvm_failed,
+    };
+    return .ok;
+}
+
 /// Offers `data` to the firmware as fw_cfg file `name` (bootorder, etc/sercon-port, genroms/...).
 export fn vmctl_vm_add_firmware_file(vm: *Vm, name_ptr: [*]const u8, name_len: usize, data_ptr: [*]const u8, data_len: usize) Status {
     vm_mod.addFirmwareFile(vm, name_ptr[0..name_len], data_ptr[0..data_len]) catch |err| return firmwareStatus(err);

@@ -641,12 +641,58 @@ fn addMachineDescription(vm: *Vm) FirmwareError!void {
         count += 1;
     }
     try addFirmwareFile(vm, "etc/e820", e820[0 .. count * entry_bytes]);
+
+    // ACPI tables with the linker/loader script that has the firmware place and link them.
+    var tables: [acpi.tables_file_max_bytes]u8 = undefined;
+    var rsdp: [acpi.rsdp_file_bytes]u8 = undefined;
+    var loader: [acpi.loader_file_bytes]u8 = undefined;
+    const built = acpi.buildForFirmware(acpi.configForPlatform(vm.vcpu_count), &tables, &rsdp, &loader) catch unreachable;
+    try addFirmwareFile(vm, acpi.fw_cfg_tables_file, tables[0..built.tables_len]);
+    try addFirmwareFile(vm, acpi.fw_cfg_rsdp_file, rsdp[0..built.rsdp_len]);
+    try addFirmwareFile(vm, acpi.fw_cfg_loader_file, loader[0..built.loader_len]);
+}
+
+/// Linux through firmware: the fw_cfg items that QEMU's linuxboot_dma.bin option ROM loads and
+/// starts (the ROM itself comes as the firmware file "genroms/linuxboot_dma.bin").
+pub fn loadLinuxViaFirmware(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline: []const u8) (linux_boot.Error || FirmwareError)!void {
+    std.debug.assert(vm.firmware_image != null);
+    const storage = vm.firmware_storage.allocator();
+    // fw_cfg items borrow their bytes: keep copies for the VM's lifetime.
+    const image = storage.dupe(u8, kernel_image) catch return error.OutOfMemory;
+    const initrd_copy = storage.dupe(u8, initrd) catch return error.OutOfMemory;
+    const setup_out = storage.alloc(u8, linux_boot.firmware_setup_max_bytes) catch return error.OutOfMemory;
+    const boot = try linux_boot.prepareFirmwareBoot(image, initrd.len, cmdline, vm.memory.low_size, setup_out);
+    const cmdline_data = storage.alloc(u8, boot.cmdline_len) catch return error.OutOfMemory;
+    @memcpy(cmdline_data[0..cmdline.len], cmdline);
+    cmdline_data[cmdline.len] = 0;
+    const Key = FwCfg.Key;
+    const Item = struct { key: u16, value: u32 };
+    const numbers = [_]Item{
+        .{ .key = Key.setup_addr, .value = boot.setup_address },
+        .{ .key = Key.setup_size, .value = @intCast(boot.setup.len) },
+        .{ .key = Key.kernel_addr, .value = boot.kernel_address },
+        .{ .key = Key.kernel_size, .value = @intCast(boot.kernel.len) },
+        .{ .key = Key.cmdline_addr, .value = boot.cmdline_address },
+        .{ .key = Key.cmdline_size, .value = boot.cmdline_len },
+        .{ .key = Key.initrd_addr, .value = boot.initrd_address },
+        .{ .key = Key.initrd_size, .value = @intCast(boot.initrd_len) },
+    };
+    for (numbers) |item| try addFirmwareItem(vm, item.key, std.mem.asBytes(&item.value));
+    try lendFirmwareItem(vm, Key.setup_data, boot.setup);
+    try lendFirmwareItem(vm, Key.kernel_data, boot.kernel);
+    try lendFirmwareItem(vm, Key.cmdline_data, cmdline_data);
+    try lendFirmwareItem(vm, Key.initrd_data, initrd_copy);
 }
 
 /// Copies `bytes` into VM-owned storage and offers them at fw_cfg key `key`.
 fn addFirmwareItem(vm: *Vm, key: u16, bytes: []const u8) FirmwareError!void {
     const copy = vm.firmware_storage.allocator().dupe(u8, bytes) catch return error.OutOfMemory;
-    vm.fw_cfg.addItem(key, copy) catch |err| {
+    try lendFirmwareItem(vm, key, copy);
+}
+
+/// Offers `bytes`, which must live as long as the VM, at fw_cfg key `key`.
+fn lendFirmwareItem(vm: *Vm, key: u16, bytes: []const u8) FirmwareError!void {
+    vm.fw_cfg.addItem(key, bytes) catch |err| {
         ErrorMessage.set("cannot add fw_cfg item 0x{x}: {s}", .{ key, @errorName(err) });
         return error.FirmwareItems;
     };

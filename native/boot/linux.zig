@@ -1,7 +1,13 @@
-//! Direct Linux boot: the x86 boot protocol (Documentation/arch/x86/boot.rst and zero-page.rst)
-//! for bzImage kernels entered through the 32-bit or 64-bit entry point, skipping the real-mode
-//! setup code. `load` copies kernel, initrd and command line into guest RAM and fills the zero
-//! page; the caller sets up the CPU (GDT, page tables, registers) to match the returned `Entry`.
+//! Linux boot: the x86 boot protocol (Documentation/arch/x86/boot.rst and zero-page.rst) for
+//! bzImage kernels, two ways.
+//! - Direct boot enters the kernel through its 32-bit or 64-bit entry point, skipping the
+//!   real-mode setup code. `load` copies kernel, initrd and command line into guest RAM and
+//!   fills the zero page; the caller sets up the CPU (GDT, page tables, registers) to match the
+//!   returned `Entry`.
+//! - Firmware boot lets a PC BIOS start the kernel through its 16-bit real-mode entry, the way
+//!   QEMU's linuxboot_dma.bin option ROM does. `prepareFirmwareBoot` checks the image, chooses
+//!   the addresses and patches a copy of the setup code's header; the caller offers the pieces
+//!   as fw_cfg items and the ROM loads them.
 //!
 //! The kernel image, initrd and command line come from the user: every length and offset read
 //! from the image header is checked against the image, and every guest write goes through
@@ -36,6 +42,7 @@ const header = struct {
     const code32_start = 0x214;
     const ramdisk_image = 0x218;
     const ramdisk_size = 0x21C;
+    const heap_end_ptr = 0x224;
     const cmd_line_ptr = 0x228;
     const initrd_addr_max = 0x22C;
     const kernel_alignment = 0x230;
@@ -74,10 +81,12 @@ const protocol = struct {
 const boot_flag_value: u16 = 0xAA55;
 const header_magic = "HdrS";
 const loadflag_loaded_high: u8 = 1 << 0;
+/// heap_end_ptr is valid: the real-mode setup code may use the memory up to it as its heap.
+const loadflag_can_use_heap: u8 = 1 << 7;
 const xlf_kernel_64: u16 = 1 << 0;
 /// type_of_loader 0xFF: "undefined" boot loader, i.e. not one the kernel has an ID for.
 const loader_type_undefined: u8 = 0xFF;
-/// vid_mode 0xFFFF: "normal" text mode; only the real-mode setup code (skipped here) reads it.
+/// vid_mode 0xFFFF: "normal" text mode; only the real-mode setup code reads it.
 const vid_mode_normal: u16 = 0xFFFF;
 
 /// CONFIG_PHYSICAL_START's default: a relocatable kernel never decompresses itself below
@@ -312,6 +321,162 @@ fn writeE820(params: []u8, low_size: u64, high_size: u64) void {
     params[zero_page.e820_entries] = @intCast(map.len);
     const table = params[zero_page.e820_table..][0 .. map.len * @sizeOf(E820Entry)];
     @memcpy(table, std.mem.sliceAsBytes(map));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firmware boot through QEMU's linuxboot_dma.bin option ROM (pc-bios/optionrom/linuxboot_dma.c).
+//
+// SeaBIOS runs the ROM as a boot entry. With fw_cfg DMA, the ROM reads each (ADDR, SIZE) pair of
+// little-endian u32 items and copies the DATA item to that address, in this order: SETUP
+// (keys 0x16, 0x17, 0x18), INITRD (0x0A, 0x0B, 0x12), KERNEL (0x07, 0x08, 0x11), CMDLINE (0x13,
+// 0x14, 0x15). Then it loads DS = ES = FS = GS = SS = setup_addr >> 4 and
+// SP = cmdline_addr - setup_addr - 16, and far-jumps to (setup_addr >> 4) + 0x20 : 0, the real-mode
+// kernel's entry (boot.rst, "Running the Kernel"). The setup code reads the header we patched,
+// builds the zero page itself from BIOS calls (E820 and the rest) and enters the protected-mode
+// kernel at 1 MiB.
+//
+// One quirk: after copying the setup code, the ROM compares the page of initrd_addr +
+// initrd_size with the page of the header's initrd_addr_max. If they differ (and neither is 0)
+// it takes the loader to have stopped at the end of RAM, moves the initrd to just below the top
+// of RAM that INT 15h E801 reports (SeaBIOS: the end of the highest RAM below 4 GiB, less the
+// 256 KiB it keeps for its high tables), and rewrites ramdisk_image to match.
+// `prepareFirmwareBoot` places the initrd so that the pages match whenever initrd_addr_max is
+// what limits it; when RAM does, the ROM's move can only raise the initrd within RAM, never
+// into the kernel or the firmware's tables.
+
+/// Where the real-mode setup code goes: the lowest spot boot.rst suggests for a modern bzImage,
+/// with its 64 KiB segment (setup code, then heap and stack) ending at the command line.
+pub const firmware_setup_address: u32 = 0x1_0000;
+/// The real-mode code may be at most 32 KiB (boot.rst); the rest of its segment is heap and stack.
+pub const firmware_setup_max_bytes: usize = 0x8000;
+/// RAM at the top of low memory kept free for the firmware: SeaBIOS keeps its high zone (256 KiB:
+/// the ACPI tables, among others) there. A MiB leaves room to spare.
+pub const firmware_reserved_bytes: u64 = 1 << 20;
+
+/// What the fw_cfg items for linuxboot_dma.bin hold. Every address is below 4 GiB, as the ROM's
+/// 32-bit items require.
+pub const FirmwareBoot = struct {
+    /// SETUP_ADDR.
+    setup_address: u32,
+    /// SETUP_DATA (and its length SETUP_SIZE): the image's boot sector and setup code,
+    /// (setup_sects + 1) * 512 bytes, with the setup header patched. A slice of `setup_out`.
+    setup: []const u8,
+    /// KERNEL_ADDR: 1 MiB, where a bzImage's protected-mode code must go.
+    kernel_address: u32,
+    /// KERNEL_DATA (and KERNEL_SIZE): the protected-mode code, a slice of the image.
+    kernel: []const u8,
+    /// CMDLINE_ADDR.
+    cmdline_address: u32,
+    /// CMDLINE_SIZE: the command line's length with its terminating NUL. CMDLINE_DATA is the
+    /// command line followed by that NUL.
+    cmdline_len: u32,
+    /// INITRD_ADDR: page-aligned; 0 when there is no initrd.
+    initrd_address: u32,
+    /// INITRD_SIZE.
+    initrd_len: u32,
+};
+
+/// Checks `image` for a firmware-path boot with an initrd of `initrd_len` bytes and `cmdline`
+/// in a guest whose RAM below 4 GiB ends at `ram_below_4g`, chooses where everything goes, and
+/// copies the image's real-mode part into `setup_out` (which must hold
+/// `firmware_setup_max_bytes`, or at least the image's setup code) with its header patched for
+/// the 16-bit entry. Addresses follow QEMU's: setup code at 64 KiB, command line at 128 KiB,
+/// kernel at 1 MiB, and the initrd as high as it may go below both initrd_addr_max and the top of
+/// RAM less `firmware_reserved_bytes`, above everything the kernel claims while it starts.
+pub fn prepareFirmwareBoot(image: []const u8, initrd_len: u64, cmdline: []const u8, ram_below_4g: u64, setup_out: []u8) Error!FirmwareBoot {
+    assert(ram_below_4g <= 1 << 32);
+    const kernel = try parse(image);
+    // More real-mode code than that would run into its own heap and stack.
+    if (kernel.setup_bytes > firmware_setup_max_bytes) return error.NotBzImage;
+    assert(setup_out.len >= kernel.setup_bytes);
+    if (cmdline.len > kernel.cmdline_size) return error.CmdlineTooLong;
+    if (cmdline.len >= platform.linux_boot.cmdline_max_bytes) return error.CmdlineTooLong;
+
+    const kernel_address = platform.linux_boot.kernel;
+    // RAM the kernel and initrd may use: below the firmware's reserved top, whole pages.
+    const usable_end = std.mem.alignBackward(u64, ram_below_4g, page_size) -| firmware_reserved_bytes;
+    const kernel_end = kernel.runtimeRegion(kernel_address).end;
+    if (kernel_end > usable_end) return error.KernelTooLarge;
+    const initrd_address = try placeFirmwareInitrd(kernel_end, usable_end, kernel.initrd_addr_max, initrd_len);
+
+    const setup = setup_out[0..kernel.setup_bytes];
+    @memcpy(setup, image[0..kernel.setup_bytes]);
+    patchSetupHeader(setup, cmdline, initrd_address, @intCast(initrd_len));
+    return .{
+        .setup_address = firmware_setup_address,
+        .setup = setup,
+        .kernel_address = @intCast(kernel_address),
+        .kernel = kernel.protected_mode,
+        .cmdline_address = @intCast(platform.linux_boot.cmdline),
+        .cmdline_len = @intCast(cmdline.len + 1),
+        .initrd_address = initrd_address,
+        .initrd_len = @intCast(initrd_len),
+    };
+}
+
+comptime {
+    // The setup segment, then the command line right after it (boot.rst's suggested layout),
+    // all below the EBDA; the protected-mode kernel above the BIOS area.
+    assert(platform.linux_boot.cmdline == firmware_setup_address + 0x1_0000);
+    assert(platform.linux_boot.cmdline + platform.linux_boot.cmdline_max_bytes <= platform.memory.conventional_end);
+    assert(firmware_setup_address + firmware_setup_max_bytes <= platform.linux_boot.cmdline);
+    assert(platform.linux_boot.kernel >= platform.memory.bios_area_end);
+}
+
+/// The initrd's address for the firmware path: as QEMU computes it, `initrd_max` being the
+/// highest byte the initrd may occupy, the start is (initrd_max - len) rounded down to a page.
+/// That leaves the byte at initrd_max unused but keeps the initrd's end in initrd_max's page,
+/// which is what stops linuxboot_dma.bin from moving the initrd when initrd_addr_max limits it.
+fn placeFirmwareInitrd(kernel_end: u64, usable_end: u64, initrd_addr_max: u32, len: u64) Error!u32 {
+    if (len == 0) return 0;
+    assert(usable_end <= 1 << 32);
+    if (usable_end == 0) return error.InitrdTooLarge;
+    const initrd_max = @min(@as(u64, initrd_addr_max), usable_end - 1);
+    if (len >= initrd_max) return error.InitrdTooLarge;
+    const start = std.mem.alignBackward(u64, initrd_max - len, page_size);
+    if (start < kernel_end) return error.InitrdTooLarge;
+    assert(start + len <= usable_end);
+    return @intCast(start);
+}
+
+/// The header fields a loader must write for the real-mode entry (boot.rst, "Details of Header
+/// Fields" and "Sample Boot Configuration"), in the image's setup code copied to `setup`.
+fn patchSetupHeader(setup: []u8, cmdline: []const u8, initrd_address: u32, initrd_len: u32) void {
+    // setup_sects 0 means 4; boot.rst's sample loader writes the real value back.
+    if (setup[header.setup_sects] == 0) setup[header.setup_sects] = 4;
+    writeInt(u16, setup, header.vid_mode, videoMode(cmdline));
+    // 0xFF, not QEMU's 0xB0: vmctl is not QEMU and has no assigned loader ID; the kernel only
+    // reports the value (and the direct path writes 0xFF too).
+    setup[header.type_of_loader] = loader_type_undefined;
+    // LOADED_HIGH (what the kernel says it is) and CAN_USE_HEAP; QUIET_FLAG clear, for messages.
+    setup[header.loadflags] = loadflag_loaded_high | loadflag_can_use_heap;
+    // The heap reaches up to the command line, less the 0x200 bytes boot.rst subtracts.
+    const heap_end = platform.linux_boot.cmdline - firmware_setup_address;
+    writeInt(u16, setup, header.heap_end_ptr, @intCast(heap_end - 0x200));
+    writeInt(u32, setup, header.cmd_line_ptr, @intCast(platform.linux_boot.cmdline));
+    writeInt(u32, setup, header.ramdisk_image, initrd_address);
+    writeInt(u32, setup, header.ramdisk_size, initrd_len);
+}
+
+/// vid_mode for the command line: the last "vga=" option's value, as boot.rst's "Special
+/// Command Line Options" says a loader should enter it, or "normal" (0xFFFF). Numbers take
+/// Zig's prefixes (0x, 0o, 0b); one that does not parse counts as "normal".
+fn videoMode(cmdline: []const u8) u16 {
+    var mode = vid_mode_normal;
+    var options = std.mem.tokenizeAny(u8, cmdline, " \t\n");
+    while (options.next()) |option| {
+        if (!std.mem.startsWith(u8, option, "vga=")) continue;
+        const value = option["vga=".len..];
+        mode = if (std.mem.eql(u8, value, "normal"))
+            0xFFFF
+        else if (std.mem.eql(u8, value, "ext"))
+            0xFFFE
+        else if (std.mem.eql(u8, value, "ask"))
+            0xFFFD
+        else
+            std.fmt.parseInt(u16, value, 0) catch vid_mode_normal;
+    }
+    return mode;
 }
 
 fn readInt(comptime T: type, bytes: []const u8, offset: usize) T {
@@ -624,4 +789,175 @@ test "load: absurd header values fail cleanly" {
     syntheticImage(&buffer);
     writeInt(u32, &buffer, header.cmdline_size, 0);
     try testing.expectError(error.CmdlineTooLong, load(ram.memory(), &buffer, "", "x", 0));
+}
+
+/// What linuxboot_dma.bin does with the initrd address it is given (see the firmware section):
+/// true when it would move the initrd below the top of RAM that E801 reports instead.
+fn romMovesInitrd(initrd_address: u32, initrd_len: u32, initrd_addr_max: u32) bool {
+    const end_page = (initrd_address +% initrd_len) & ~@as(u32, 0xFFF);
+    const max_page = initrd_addr_max & ~@as(u32, 0xFFF);
+    return end_page != 0 and max_page != 0 and end_page != max_page;
+}
+
+/// The header offsets `patchSetupHeader` writes, for comparing the rest with the image.
+fn expectPatchedSetup(image: []const u8, boot: FirmwareBoot, vid_mode: u16) !void {
+    const setup = boot.setup;
+    try testing.expectEqual(@as(u8, 0xFF), setup[header.type_of_loader]);
+    try testing.expectEqual(@as(u8, 0x81), setup[header.loadflags]);
+    try testing.expectEqual(@as(u16, 0xFE00), readInt(u16, setup, header.heap_end_ptr));
+    try testing.expectEqual(@as(u32, 0x2_0000), readInt(u32, setup, header.cmd_line_ptr));
+    try testing.expectEqual(boot.initrd_address, readInt(u32, setup, header.ramdisk_image));
+    try testing.expectEqual(boot.initrd_len, readInt(u32, setup, header.ramdisk_size));
+    try testing.expectEqual(vid_mode, readInt(u16, setup, header.vid_mode));
+
+    // Every other byte is the image's.
+    const expected = try testing.allocator.dupe(u8, image[0..setup.len]);
+    defer testing.allocator.free(expected);
+    if (expected[header.setup_sects] == 0) expected[header.setup_sects] = 4;
+    for ([_]struct { usize, usize }{
+        .{ header.vid_mode, 2 },     .{ header.type_of_loader, 2 }, .{ header.ramdisk_image, 8 },
+        .{ header.heap_end_ptr, 2 }, .{ header.cmd_line_ptr, 4 },
+    }) |field| @memcpy(expected[field[0]..][0..field[1]], setup[field[0]..][0..field[1]]);
+    try testing.expectEqualSlices(u8, expected, setup);
+}
+
+test "prepareFirmwareBoot: Debian 6.1 in a 256 MiB guest gets QEMU's layout and a patched header" {
+    const image = try debianImage(testing.allocator);
+    defer testing.allocator.free(image);
+    var setup_buffer: [firmware_setup_max_bytes]u8 = undefined;
+    const initrd_len = 2 * 1024 * 1024 + 123;
+    const cmdline = "console=ttyS0 quiet";
+
+    const boot = try prepareFirmwareBoot(image, initrd_len, cmdline, 256 << 20, &setup_buffer);
+    try testing.expectEqual(@as(u32, 0x1_0000), boot.setup_address);
+    try testing.expectEqual(@as(u32, 0x10_0000), boot.kernel_address);
+    try testing.expectEqual(@as(u32, 0x2_0000), boot.cmdline_address);
+    try testing.expectEqual(@as(u32, cmdline.len + 1), boot.cmdline_len);
+    try testing.expectEqual(@as(usize, 40 * 512), boot.setup.len);
+    try testing.expectEqual(@as([*]const u8, &setup_buffer), boot.setup.ptr);
+    try testing.expectEqual(image[40 * 512 ..].ptr, boot.kernel.ptr);
+    try testing.expectEqual(image.len - 40 * 512, boot.kernel.len);
+    try testing.expectEqual(@as(u32, initrd_len), boot.initrd_len);
+
+    // RAM limits the initrd: it ends below 255 MiB (the top MiB is the firmware's), page-aligned.
+    const initrd_max = (255 << 20) - 1;
+    try testing.expectEqual(@as(u32, @intCast(std.mem.alignBackward(u64, initrd_max - initrd_len, 4096))), boot.initrd_address);
+    try testing.expect(boot.initrd_address + initrd_len <= 255 << 20);
+    try testing.expect(boot.initrd_address >= (16 << 20) + 0x3F9_8000);
+    try expectPatchedSetup(image, boot, 0xFFFF);
+
+    // The ROM moves this initrd below the E801 top of RAM, which SeaBIOS puts 256 KiB below
+    // the end of RAM: higher, so still clear of the kernel and still below the end of RAM.
+    try testing.expect(romMovesInitrd(boot.initrd_address, boot.initrd_len, 0x7FFF_FFFF));
+    const e801_top: u32 = (256 << 20) - (256 << 10);
+    const moved = (e801_top - boot.initrd_len) & ~@as(u32, 0xFFF);
+    try testing.expect(moved >= boot.initrd_address);
+}
+
+test "prepareFirmwareBoot: when initrd_addr_max limits the initrd, linuxboot_dma.bin keeps it in place" {
+    const image = try debianImage(testing.allocator);
+    defer testing.allocator.free(image);
+    var setup_buffer: [firmware_setup_max_bytes]u8 = undefined;
+    // 3 GiB below 4 GiB: initrd_addr_max (2 GiB - 1) is the lower limit. Page multiples too:
+    // their end lands exactly on a page boundary unless the placement leaves initrd_max's byte free.
+    for ([_]u32{ 1, 123, 4096, 3 * 4096, 10_000, 2 << 20, 100 << 20 }) |len| {
+        const boot = try prepareFirmwareBoot(image, len, "", 0xC000_0000, &setup_buffer);
+        try testing.expectEqual(@as(u32, @intCast(std.mem.alignBackward(u64, 0x7FFF_FFFF - len, 4096))), boot.initrd_address);
+        try testing.expect(boot.initrd_address + len - 1 <= 0x7FFF_FFFF);
+        try testing.expect(!romMovesInitrd(boot.initrd_address, len, 0x7FFF_FFFF));
+        try expectPatchedSetup(image, boot, 0xFFFF);
+    }
+}
+
+test "prepareFirmwareBoot: initrd and kernel placement edge cases" {
+    const image = try debianImage(testing.allocator);
+    defer testing.allocator.free(image);
+    var setup_buffer: [firmware_setup_max_bytes]u8 = undefined;
+    const kernel_end: u64 = (16 << 20) + 0x3F9_8000;
+
+    // No initrd: no ramdisk fields, and the kernel alone needs its runtime region plus the
+    // firmware's MiB.
+    const bare = try prepareFirmwareBoot(image, 0, "", 81 << 20, &setup_buffer);
+    try testing.expectEqual(@as(u32, 0), bare.initrd_address);
+    try testing.expectEqual(@as(u32, 0), bare.initrd_len);
+    try testing.expectEqual(@as(u32, 0), readInt(u32, bare.setup, header.ramdisk_image));
+    try testing.expectEqual(@as(u32, 0), readInt(u32, bare.setup, header.ramdisk_size));
+    try testing.expectEqual(@as(u32, 1), bare.cmdline_len);
+    try testing.expectError(error.KernelTooLarge, prepareFirmwareBoot(image, 0, "", 80 << 20, &setup_buffer));
+    try testing.expectError(error.KernelTooLarge, prepareFirmwareBoot(image, 0, "", 512 << 10, &setup_buffer));
+    // RAM that is not a whole number of pages counts down to a page.
+    try testing.expectError(error.KernelTooLarge, prepareFirmwareBoot(image, 0, "", kernel_end + (1 << 20) - 1, &setup_buffer));
+    _ = try prepareFirmwareBoot(image, 0, "", kernel_end + (1 << 20), &setup_buffer);
+
+    // In 128 MiB the initrd may fill [kernel_end, 127 MiB - 1): one byte more does not fit.
+    const ram = 128 << 20;
+    const largest = (127 << 20) - 1 - kernel_end;
+    const full = try prepareFirmwareBoot(image, largest, "", ram, &setup_buffer);
+    try testing.expectEqual(@as(u32, @intCast(kernel_end)), full.initrd_address);
+    try testing.expectError(error.InitrdTooLarge, prepareFirmwareBoot(image, largest + 1, "", ram, &setup_buffer));
+    try testing.expectError(error.InitrdTooLarge, prepareFirmwareBoot(image, 5 << 30, "", ram, &setup_buffer));
+
+    // An initrd_addr_max below the kernel leaves no room at all.
+    var buffer: [16384]u8 = undefined;
+    syntheticImage(&buffer);
+    writeInt(u32, &buffer, header.initrd_addr_max, 0x00FF_FFFF);
+    try testing.expectError(error.InitrdTooLarge, prepareFirmwareBoot(&buffer, 4096, "", ram, &setup_buffer));
+    writeInt(u32, &buffer, header.initrd_addr_max, 0);
+    try testing.expectError(error.InitrdTooLarge, prepareFirmwareBoot(&buffer, 1, "", ram, &setup_buffer));
+    _ = try prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer);
+}
+
+test "prepareFirmwareBoot: setup size, command line and image checks" {
+    var setup_buffer: [firmware_setup_max_bytes]u8 = undefined;
+    var buffer: [40_000]u8 = undefined;
+    const ram = 128 << 20;
+
+    // setup_sects 0 means 4, and is written back as 4.
+    syntheticImage(&buffer);
+    buffer[header.setup_sects] = 0;
+    const zero = try prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer);
+    try testing.expectEqual(@as(usize, 5 * 512), zero.setup.len);
+    try testing.expectEqual(@as(u8, 4), zero.setup[header.setup_sects]);
+    try expectPatchedSetup(&buffer, zero, 0xFFFF);
+
+    // 32 KiB of real-mode code fits its segment; a sector more does not.
+    syntheticImage(&buffer);
+    buffer[header.setup_sects] = 63;
+    try testing.expectEqual(@as(usize, 0x8000), (try prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer)).setup.len);
+    buffer[header.setup_sects] = 64;
+    try testing.expectError(error.NotBzImage, prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer));
+
+    syntheticImage(&buffer);
+    const longest = [_]u8{'a'} ** 2047;
+    try testing.expectEqual(@as(u32, 2048), (try prepareFirmwareBoot(&buffer, 0, &longest, ram, &setup_buffer)).cmdline_len);
+    const too_long = [_]u8{'a'} ** 2048;
+    try testing.expectError(error.CmdlineTooLong, prepareFirmwareBoot(&buffer, 0, &too_long, ram, &setup_buffer));
+
+    buffer[header.magic] = 'X';
+    try testing.expectError(error.NotBzImage, prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer));
+    syntheticImage(&buffer);
+    writeInt(u16, &buffer, header.version, 0x0205);
+    try testing.expectError(error.ProtocolTooOld, prepareFirmwareBoot(&buffer, 0, "", ram, &setup_buffer));
+}
+
+test "prepareFirmwareBoot: vga= on the command line sets vid_mode" {
+    var setup_buffer: [firmware_setup_max_bytes]u8 = undefined;
+    var buffer: [16384]u8 = undefined;
+    syntheticImage(&buffer);
+    for ([_]struct { []const u8, u16 }{
+        .{ "", 0xFFFF },
+        .{ "console=ttyS0", 0xFFFF },
+        .{ "vga=normal", 0xFFFF },
+        .{ "quiet vga=ext", 0xFFFE },
+        .{ "vga=ask root=/dev/sda", 0xFFFD },
+        .{ "vga=0x317", 0x317 },
+        .{ "vga=791", 791 },
+        .{ "vga=791 vga=ext", 0xFFFE },
+        .{ "xvga=791", 0xFFFF },
+        .{ "vga=bogus", 0xFFFF },
+        .{ "vga=70000", 0xFFFF },
+    }) |case| {
+        const boot = try prepareFirmwareBoot(&buffer, 0, case[0], 128 << 20, &setup_buffer);
+        try expectPatchedSetup(&buffer, boot, case[1]);
+    }
 }

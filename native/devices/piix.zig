@@ -7,7 +7,8 @@ const std = @import("std");
 const pci = @import("pci.zig");
 
 pub const isa_bridge_identity = pci.Identity{ .vendor_id = 0x8086, .device_id = 0x7000, .class_code = 0x060100 };
-pub const power_management_identity = pci.Identity{ .vendor_id = 0x8086, .device_id = 0x7113, .revision = 0x03, .class_code = 0x068000, .interrupt_pin = 1 };
+/// No interrupt pin: the SCI is wired to its ISA IRQ (the FADT's SCI_INT), not through INTx.
+pub const power_management_identity = pci.Identity{ .vendor_id = 0x8086, .device_id = 0x7113, .revision = 0x03, .class_code = 0x068000 };
 
 pub fn initIsaBridge() pci.Function {
     var function = pci.Function.init(isa_bridge_identity);

@@ -1,7 +1,14 @@
 // SeaBIOS (Debian's bios-256k.bin and vgabios-stdvga.bin, found through VMCTL_FIRMWARE_PATH)
 // on vmctl's PC platform: POST, its screen on COM1 and in the -s dump, and Linux through it.
 import assert from "node:assert/strict";
-import { count, describe, Vmctl } from "./linux_guest.ts";
+import {
+  bootArgs,
+  count,
+  describe,
+  GUEST_LIMIT_S,
+  TEST_READY_MARKER,
+  Vmctl,
+} from "./linux_guest.ts";
 
 Deno.test("with nothing to boot, SeaBIOS says so on COM1 and on the VGA screen; -t ends it", async () => {
   const run = await new Vmctl(["-r", "128", "-t", "10", "-s"]).finish();
@@ -19,4 +26,58 @@ Deno.test("with nothing to boot, SeaBIOS says so on COM1 and on the VGA screen; 
   assert.ok(!dump.includes("\x1b"), `escape codes in the screen dump:\n${dump}`);
   assert.ok(lines.length <= 25, `more than 25 lines in the screen dump:\n${dump}`);
   assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
+});
+
+/** Checks the `platform` test mode's report: PCI devices, ACPI messages, serial interrupts. */
+function assertPlatform(stdout: string, context: string): void {
+  const pci = stdout.split("\n").filter((line) => line.startsWith("pci "));
+  for (const id of ["0x8086:0x1237", "0x8086:0x7000", "0x8086:0x7113", "0x1234:0x1111"]) {
+    assert.ok(pci.some((line) => line.includes(id)), `no PCI device ${id}\n${context}`);
+  }
+  const dmesg = stdout.split("\n").filter((line) => line.startsWith("dmesg: "));
+  assert.ok(dmesg.some((line) => /ACPI: RSDP 0x/.test(line)), `no RSDP\n${context}`);
+  assert.ok(dmesg.some((line) => /ACPI: FACP 0x/.test(line)), `no FADT\n${context}`);
+  assert.ok(dmesg.some((line) => /PCI Root Bridge \[PCI0\]/.test(line)), `no PCI0\n${context}`);
+  const errors = dmesg.filter((line) => /error|warning|bug:/i.test(line));
+  assert.deepEqual(errors, [], `ACPI complaints\n${context}`);
+  const serial = /^irq: +4: +(\d+) .*ttyS0/m.exec(stdout);
+  assert.ok(serial !== null && Number(serial[1]) > 0, `serial IRQ 4 never fired\n${context}`);
+}
+
+Deno.test("Linux through SeaBIOS's linuxboot ROM: PCI, ACPI and serial IRQ as on a PC; poweroff exits 0", async () => {
+  const args = await bootArgs("platform", ["-b", "seabios", "-r", "256", "-t", GUEST_LIMIT_S]);
+  const run = await new Vmctl(args).finish();
+  assert.ok(!run.hung, describe(run));
+  assert.equal(run.code, 0, describe(run));
+  assert.match(run.stdout, /SeaBIOS \(version/, describe(run));
+  assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
+  assertPlatform(run.stdout, describe(run));
+});
+
+Deno.test("direct Linux boot sees the same PCI bus and ACPI tables", async () => {
+  const args = await bootArgs("platform", ["-r", "256", "-t", GUEST_LIMIT_S]);
+  const run = await new Vmctl(args).finish();
+  assert.ok(!run.hung, describe(run));
+  assert.equal(run.code, 0, describe(run));
+  assert.ok(!run.stdout.includes("SeaBIOS"), describe(run));
+  assertPlatform(run.stdout, describe(run));
+});
+
+Deno.test("a guest reboot through SeaBIOS runs the firmware and Linux again; --no-reboot exits 0", async () => {
+  const vmctl = new Vmctl(await bootArgs("reboot", ["-b", "seabios", "-t", GUEST_LIMIT_S]));
+  const twice = await vmctl.waitForStdout((out) => count(out, TEST_READY_MARKER) >= 2, 150_000);
+  vmctl.kill("SIGTERM");
+  const run = await vmctl.finish();
+  assert.ok(twice, `the guest did not come up a second time\n${describe(run)}`);
+  assert.equal(run.code, 143, describe(run));
+  assert.ok(
+    count(run.stdout, "SeaBIOS (version") >= 2,
+    `firmware did not run again\n${describe(run)}`,
+  );
+
+  const args = await bootArgs("reboot", ["-b", "seabios", "--no-reboot", "-t", GUEST_LIMIT_S]);
+  const once = await new Vmctl(args).finish();
+  assert.equal(once.code, 0, describe(once));
+  assert.equal(count(once.stdout, TEST_READY_MARKER), 1, describe(once));
+  assert.match(once.stderr, /rebooted/, describe(once));
 });
