@@ -241,6 +241,9 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
     initPciBus(vm);
     errdefer destroyVcpus(vm);
     for (0..cpu_count) |index| try createVcpu(vm, @intCast(index));
+    // QEMU's pc defaults, which SeaBIOS reads from CMOS: boot order "cad" and the CPU count.
+    vm.cmos.setBootOrder(&.{ .hard_disk, .floppy, .cdrom });
+    vm.cmos.setCpuCount(cpu_count);
     vm.timer_running.store(true, .release);
     vm.timer_thread = std.Thread.spawn(.{ .stack_size = 64 << 10 }, runTimers, .{vm}) catch {
         ErrorMessage.set("cannot start the device timer thread", .{});

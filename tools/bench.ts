@@ -1,6 +1,8 @@
 /**
  * `deno task bench`: boot-to-marker time of vmctl against QEMU/KVM (`-M pc` and `-M microvm`),
- * same kernel, initramfs and command line, interleaved runs, medians and ratios. Runs on the
+ * same kernel, initramfs and command line, interleaved runs, medians and ratios. vmctl runs twice
+ * over: direct boot, and through SeaBIOS's linuxboot ROM (`-b seabios`), which is the path QEMU
+ * `-M pc -kernel` takes, so that pair compares like with like. Runs on the
  * host's /dev/kvm when usable, otherwise inside the nested-KVM box (where absolute times are
  * inflated and noisy, so read the ratios).
  *
@@ -38,16 +40,29 @@ function qemu(machine: string): Contender {
   };
 }
 
-const CONTENDERS: Contender[] = [
-  {
-    name: "vmctl",
+/** vmctl, with extra options before the kernel's. */
+function vmctl(name: string, extra: string[]): Contender {
+  return {
+    name,
     argv: (kernel, initrd) => [
-      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB],
+      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, ...extra],
       ...["--kernel", kernel, "--initrd", initrd, "--append", CMDLINE, "-t", "300"],
     ],
-  },
+  };
+}
+
+const CONTENDERS: Contender[] = [
+  vmctl("vmctl", []),
+  vmctl("vmctl -b seabios", ["-b", "seabios"]),
   qemu("pc"),
   qemu("microvm"),
+];
+
+/** The pairs whose ratio the summary prints: [vmctl variant, QEMU variant]. */
+const RATIOS: [string, string][] = [
+  ["vmctl", "qemu -M pc"],
+  ["vmctl", "qemu -M microvm"],
+  ["vmctl -b seabios", "qemu -M pc"],
 ];
 
 /** Runs one boot; resolves with the time to the marker and to the process' exit. */
@@ -101,19 +116,23 @@ async function inside(kernel: string, initrd: string, runs: number): Promise<voi
       );
     }
   }
-  const vmctl = median(samples.get("vmctl")!.map((s) => s.markerMs));
   console.log(
     `\nmedian boot-to-marker over ${runs} runs (kernel + busybox initramfs, ${RAM_MIB} MiB):`,
   );
+  const markers = new Map<string, number>();
   for (const [name, list] of samples) {
     const marker = median(list.map((s) => s.markerMs));
     const exit = median(list.map((s) => s.exitMs));
-    const ratio = name === "vmctl" ? "" : `   vmctl/this = ${(vmctl / marker).toFixed(2)}`;
+    markers.set(name, marker);
     console.log(
       `  ${name.padEnd(16)} marker ${(marker / 1000).toFixed(2)} s  exit ${
         (exit / 1000).toFixed(2)
-      } s${ratio}`,
+      } s`,
     );
+  }
+  for (const [ours, theirs] of RATIOS) {
+    const ratio = markers.get(ours)! / markers.get(theirs)!;
+    console.log(`  ${ours} / ${theirs} = ${ratio.toFixed(2)}`);
   }
 }
 

@@ -11,8 +11,7 @@ import { kvmMode, logTail, runInBoxOrDirect } from "./box.ts";
 import { debianKernel } from "./debian.ts";
 import { demoInitramfs } from "./guest_images.ts";
 
-/** pci=off: the machine has no PCI bus yet, and Linux would say so as "PCI: Fatal: …". */
-const DEMO_CMDLINE = "console=ttyS0 quiet pci=off";
+const DEMO_CMDLINE = "console=ttyS0 quiet";
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
 async function main(): Promise<number> {

@@ -147,9 +147,11 @@ pub const Function = struct {
             .io => self.command() & command_io != 0,
             .memory32, .memory32_prefetchable => self.command() & command_memory != 0,
         };
-        const address = value & ~(bar.size - 1) & if (bar.kind == .io) @as(u32, 0xFFFF) else 0xFFFF_FFFF;
-        // Address 0 means "not assigned yet"; an all-ones probe value must not decode either.
+        const address = value & ~(bar.size - 1);
+        // Address 0 means "not assigned yet"; an all-ones probe value must not decode either,
+        // and I/O space ends at 64 KiB.
         if (!enabled or address == 0 or address == ~(bar.size - 1)) return null;
+        if (bar.kind == .io and address > 0xFFFF - (bar.size - 1)) return null;
         return address;
     }
 
@@ -158,7 +160,7 @@ pub const Function = struct {
         const value = self.get32(Config.rom_address);
         if (value & rom_enable == 0 or self.command() & command_memory == 0) return null;
         const address = value & ~(self.rom_size - 1);
-        if (address == 0) return null;
+        if (address == 0 or address == ~(self.rom_size - 1)) return null;
         return address;
     }
 
@@ -543,6 +545,14 @@ test "BAR sizing, assignment and decoding" {
     try testing.expectEqual(@as(u3, 1), io.bar);
     try testing.expectEqual(@as(u32, 0x1F), io.offset);
     try testing.expect(bus.findIo(0xC060) == null);
+
+    // Probe values and I/O addresses past 64 KiB decode nowhere.
+    writeConfig32(&bus, 3, 0, 0x14, 0xFFFF_FFFF);
+    try testing.expect(bus.findIo(0xFFE0) == null);
+    writeConfig32(&bus, 3, 0, 0x14, 0x1_0000);
+    try testing.expect(bus.findIo(0x0000) == null);
+    writeConfig32(&bus, 3, 0, 0x10, 0xFFFF_FFFF);
+    try testing.expect(bus.findMemory(0xFF00_0000) == null);
 }
 
 test "expansion ROM: sized, enabled, read-only contents, zero past the image" {
@@ -551,8 +561,11 @@ test "expansion ROM: sized, enabled, read-only contents, zero past the image" {
     const rom = [_]u8{ 0x55, 0xAA, 0x10 } ++ [_]u8{0x42} ** 3000;
     f.setRom(&rom);
     bus.attach(2, 0, &f);
-    writeConfig32(&bus, 2, 0, 0x30, 0xFFFF_FFFE);
-    try testing.expectEqual(@as(u32, 0xFFFF_F000), readConfig32(&bus, 2, 0, 0x30));
+    writeConfig32(&bus, 2, 0, 0x30, 0xFFFF_FFFF);
+    try testing.expectEqual(@as(u32, 0xFFFF_F001), readConfig32(&bus, 2, 0, 0x30));
+    writeConfig32(&bus, 2, 0, 0x04, command_memory);
+    try testing.expect(bus.findMemory(0xFFFF_F000) == null); // the sizing probe decodes nowhere
+    writeConfig32(&bus, 2, 0, 0x04, 0);
     writeConfig32(&bus, 2, 0, 0x30, 0xFEB0_0000);
     writeConfig32(&bus, 2, 0, 0x04, command_memory);
     try testing.expect(bus.findMemory(0xFEB0_0000) == null); // enable bit clear

@@ -2,8 +2,12 @@
  * A hostile guest against real KVM: it writes pseudo-random values to every I/O port and to
  * each emulated device's registers, does string I/O with long counts and touches MMIO nobody
  * owns. vmctl must keep running, and must still serve the guest's COM1 and its way out.
+ *
+ * With action "d" the guest attacks the PCI bus, fw_cfg and the VGA instead (configuration
+ * space fuzz, BARs over RAM and the APICs, DMA outside RAM, oversized reads, huge VBE modes) and
+ * checks what vmctl did: one line per phase on COM1, "<phase>-OK" or "<phase>-FAIL ...".
  */
-import { countOccurrences, describe, runVmctl } from "../vmctl.ts";
+import { countOccurrences, describe, runVmctl, type VmctlResult } from "../vmctl.ts";
 import { type HostileAction, hostileKernel } from "../guests/flat_kernel.ts";
 
 const MARKER = "HOSTILE-GUEST-SURVIVED";
@@ -12,12 +16,51 @@ function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
+/** vmctl reported no error, panic or warning on stderr (its summary line is all it prints). */
+function assertNoVmctlError(result: VmctlResult): void {
+  const bad = result.stderr.split("\n").filter((line) => /error|panic|fail|warn/i.test(line));
+  assert(bad.length === 0, `vmctl reported a problem: ${bad.join(" | ")}\n${describe(result)}`);
+}
+
 Deno.test("hostile guest: port and MMIO fuzzing leaves vmctl serving the guest, ACPI S5 ends it", async () => {
   const kernel = await hostileKernel("p");
   const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "120"]);
   assert(result.code === 0, `expected power off (exit 0)\n${describe(result)}`);
   assert(result.stdout.includes(MARKER), `guest marker missing\n${describe(result)}`);
   assert(result.stderr.includes("powered off"), `no power-off summary\n${describe(result)}`);
+  assertNoVmctlError(result);
+});
+
+const PHASES = ["PCI", "FWCFG", "VGA"];
+
+Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing outside guest RAM", async () => {
+  const kernel = await hostileKernel("d");
+  // -s: when the guest is gone, vmctl dumps the text screen it left, with hostile geometry.
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-s", "-t", "120"]);
+  const end = result.stdout.indexOf(`${MARKER}\n`);
+  const guest = end < 0 ? result.stdout : result.stdout.slice(0, end);
+  const context = `guest output:\n${guest.slice(-2000)}\n${describe(result)}`;
+  // The guest's own verdicts first: they say which check failed, with what value.
+  const failures = guest.split("\n").filter((line) => line.includes("-FAIL"));
+  assert(failures.length === 0, `guest checks failed: ${failures.join(" | ")}\n${context}`);
+  let at = 0;
+  for (const phase of PHASES) {
+    const found = guest.indexOf(`${phase}-OK\n`, at);
+    assert(found >= 0, `no ${phase}-OK from the guest (in order)\n${context}`);
+    at = found;
+  }
+  assert(end > at, `guest marker missing\n${context}`);
+  assert(result.code === 0, `expected power off (exit 0)\n${context}`);
+  assert(result.stderr.includes("powered off"), `no power-off summary\n${context}`);
+  assertNoVmctlError(result);
+  // The dump stays within 60 rows of 132 characters, whatever the registers say.
+  const dump = result.stdout.slice(end + MARKER.length + 1).split("\n");
+  if (dump.at(-1) === "") dump.pop();
+  const widest = Math.max(0, ...dump.map((line) => [...line].length));
+  assert(
+    dump.length >= 1 && dump.length <= 60 && widest <= 132,
+    `screen dump of ${dump.length} rows, widest ${widest} characters\n${describe(result)}`,
+  );
 });
 
 const RESETS = [["R", "i8042 reset pulse"], ["C", "reset control 0xCF9"], ["T", "triple fault"]];
