@@ -83,16 +83,21 @@ for (const [action, how] of RESETS) {
   });
 }
 
-Deno.test("hostile guest: a reset without --no-reboot boots the guest again", async () => {
-  // The guest resets ~0.2 s after it is up; stop it after three boots.
-  const kernel = await hostileKernel("C");
-  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "60"], {
-    terminateWhen: (stdout) => countOccurrences(stdout, MARKER) >= 3,
+for (const [action, how] of [["C", "a 0xCF9 reset"], ["T", "a triple fault"]]) {
+  Deno.test(`hostile guest: ${how} without --no-reboot boots the guest again`, async () => {
+    // The guest resets ~0.2 s after it is up; stop it after three boots.
+    const kernel = await hostileKernel(action as HostileAction);
+    const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "60"], {
+      terminateWhen: (stdout) => countOccurrences(stdout, MARKER) >= 3,
+    });
+    assert(result.code === 143, `expected SIGTERM to stop the reboot loop\n${describe(result)}`);
+    assert(
+      countOccurrences(result.stdout, MARKER) >= 3,
+      `expected three boots\n${describe(result)}`,
+    );
+    assert(result.stderr.includes("stopped by SIGTERM"), `no summary\n${describe(result)}`);
   });
-  assert(result.code === 143, `expected SIGTERM to stop the reboot loop\n${describe(result)}`);
-  assert(countOccurrences(result.stdout, MARKER) >= 3, `expected three boots\n${describe(result)}`);
-  assert(result.stderr.includes("stopped by SIGTERM"), `no summary\n${describe(result)}`);
-});
+}
 
 Deno.test("a guest that never stops ends with exit 2 at the -t limit", async () => {
   const kernel = await hostileKernel("H");
