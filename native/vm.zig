@@ -177,14 +177,7 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
     var pit = kvm.PitConfig{};
     _ = try kvmCall(vm_fd, kvm.ioctl.create_pit2, @intFromPtr(&pit), "KVM_CREATE_PIT2");
 
-    const mapping = posix.mmap(
-        null,
-        @intCast(ram_bytes),
-        posix.PROT.READ | posix.PROT.WRITE,
-        .{ .TYPE = .SHARED, .ANONYMOUS = true, .NORESERVE = true },
-        -1,
-        0,
-    ) catch {
+    const mapping = mapGuestRam(@intCast(ram_bytes)) catch {
         ErrorMessage.set("cannot map {d} MiB of guest RAM", .{ram_bytes >> 20});
         return error.OutOfMemory;
     };
@@ -265,6 +258,24 @@ fn runTimers(vm: *Vm) void {
         const sleep_ns = if (next > now) @min(next - now, max_sleep_ns) else 0;
         std.time.sleep(@max(sleep_ns, min_sleep_ns));
     }
+}
+
+/// Guest RAM: private anonymous memory on a 2 MiB boundary, with transparent huge pages asked
+/// for, so the guest's memory is backed by 2 MiB pages where the host allows: far fewer nested
+/// page faults and TLB misses than 4 KiB pages (shared anonymous memory gets no huge pages).
+fn mapGuestRam(len: usize) error{OutOfMemory}![]align(page_size) u8 {
+    const huge_page: usize = 2 << 20;
+    const padded = std.math.add(usize, len, huge_page) catch return error.OutOfMemory;
+    const whole = posix.mmap(null, padded, posix.PROT.READ | posix.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch return error.OutOfMemory;
+    const start = std.mem.alignForward(usize, @intFromPtr(whole.ptr), huge_page);
+    const head = start - @intFromPtr(whole.ptr);
+    // Give back the unaligned head and the tail beyond `len`.
+    if (head > 0) posix.munmap(@alignCast(whole[0..head]));
+    const tail_start = head + len;
+    if (tail_start < padded) posix.munmap(@alignCast(whole[tail_start..]));
+    const ram: []align(page_size) u8 = @alignCast(whole[head..tail_start]);
+    posix.madvise(ram.ptr, ram.len, posix.MADV.HUGEPAGE) catch {};
+    return ram;
 }
 
 pub fn destroy(vm: *Vm) void {

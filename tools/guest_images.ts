@@ -5,9 +5,17 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cpioArchive, cpioArchiveGzip, type CpioEntry } from "./cpio.ts";
-import { busyboxStatic, cacheDir, note } from "./debian.ts";
+import {
+  busyboxStatic,
+  cacheDir,
+  debianKernel,
+  exists,
+  fetchDebianPackage,
+  note,
+} from "./debian.ts";
+import { isoImage } from "./iso9660.ts";
 
 /** Bump when the layout of the images changes in a way the hashed inputs do not show. */
 const IMAGE_FORMAT = 1;
@@ -165,4 +173,49 @@ export function testInitramfs(): Promise<string> {
 /** The demo guest's initramfs: prints a greeting and powers off. Returns its cached path. */
 export function demoInitramfs(): Promise<string> {
   return busyboxInitramfs({ name: "demo-initramfs", init: DEMO_INIT });
+}
+
+/**
+ * A bootable ISOLINUX CD (Debian's isolinux and syslinux-common) with Debian's kernel and the
+ * test initramfs, booting straight into `vmctl_test=MODE` on the serial console. Cached.
+ */
+export async function testIsolinuxIso(mode: string): Promise<string> {
+  const isolinux = join(await fetchDebianPackage("isolinux"), "usr/lib/ISOLINUX/isolinux.bin");
+  const ldlinux = join(
+    await fetchDebianPackage("syslinux-common"),
+    "usr/lib/syslinux/modules/bios/ldlinux.c32",
+  );
+  const kernel = (await debianKernel()).vmlinuz;
+  const initrd = await testInitramfs();
+  const config = [
+    "SERIAL 0 115200",
+    "DEFAULT linux",
+    "PROMPT 0",
+    "TIMEOUT 0",
+    "LABEL linux",
+    "  KERNEL /VMLINUZ",
+    "  INITRD /INITRD.IMG",
+    `  APPEND console=ttyS0 quiet vmctl_test=${mode}`,
+    "",
+  ].join("\n");
+  const key = await sha256Hex([`iso ${IMAGE_FORMAT}`, isolinux, ldlinux, kernel, initrd, config]);
+  const path = join(cacheDir(), "images", `test-isolinux-${mode}-${key.slice(0, 16)}.iso`);
+  if (exists(path)) return path;
+  const image = isoImage({
+    volumeId: "VMCTL_TEST",
+    bootFile: "ISOLINUX.BIN",
+    bootInfoTable: true,
+    files: [
+      { name: "ISOLINUX.BIN", bytes: await Deno.readFile(isolinux) },
+      { name: "LDLINUX.C32", bytes: await Deno.readFile(ldlinux) },
+      { name: "ISOLINUX.CFG", bytes: new TextEncoder().encode(config) },
+      { name: "VMLINUZ", bytes: await Deno.readFile(kernel) },
+      { name: "INITRD.IMG", bytes: await Deno.readFile(initrd) },
+    ],
+  });
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeFile(`${path}.${Deno.pid}`, image);
+  await Deno.rename(`${path}.${Deno.pid}`, path);
+  note(`built ${path} (${Math.round(image.length / 1024)} KiB)`);
+  return path;
 }

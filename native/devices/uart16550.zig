@@ -1,10 +1,12 @@
 //! A 16550A UART, wired as COM1. Transmission is instant: every byte written to THR leaves through
 //! `output` at once, so THR and the transmitter are always empty (LSR.THRE and LSR.TEMT set).
 //! Received bytes come from the host (`pushInput`, another thread) into a backlog, bytes still
-//! "on the wire". The guest sees them only while it listens: not in loopback, and with the
-//! received-data interrupt enabled, which is what a driver does when a program opens the port.
-//! They arrive just in time: a FIFO reset clears only what the chip itself holds (looped-back
-//! bytes), so input piped in before the guest is ready is not eaten by probes and resets.
+//! "on the wire". The guest sees them only while it listens: not in loopback, and either with the
+//! received-data interrupt enabled (what a driver does when a program opens the port) or polling:
+//! LSR read again and again with interrupts off and no reconfiguration in between (firmware and
+//! boot loaders: SeaBIOS's serial console, GRUB). They arrive just in time: a FIFO reset clears
+//! only what the chip itself holds (looped-back bytes), so input piped in before the guest is
+//! ready is not eaten by probes and resets, which reconfigure the chip between their few reads.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -63,8 +65,15 @@ pub const Uart16550 = struct {
     backlog_head: u32 = 0,
     backlog_count: u32 = 0,
 
+    /// LSR reads in a row with IER zero and no write to IER, FCR, LCR or MCR in between.
+    idle_lsr_polls: u8 = 0,
+
     /// Accesses with the wrong width or outside the registers (saturating).
     bad_accesses: u32 = 0,
+
+    /// This many idle LSR polls make a polling guest: far more than a driver's probe reads
+    /// between two reconfigurations, and a fraction of a millisecond of a polling loop.
+    const polling_lsr_reads: u8 = 32;
 
     const Register = struct {
         const rbr_thr_dll: u3 = 0;
@@ -164,7 +173,8 @@ pub const Uart16550 = struct {
     }
 
     fn listening(self: *const Uart16550) bool {
-        return self.mcr & mcr_loop == 0 and self.ier & ier_erbfi != 0;
+        const polling = self.idle_lsr_polls >= polling_lsr_reads;
+        return self.mcr & mcr_loop == 0 and (self.ier & ier_erbfi != 0 or polling);
     }
 
     /// Bytes the guest can read now: what the chip holds, then host input while it listens,
@@ -194,6 +204,10 @@ pub const Uart16550 = struct {
 
     fn writeRegister(self: *Uart16550, register: u3, value: u8) void {
         const dlab = self.lcr & lcr_dlab != 0;
+        switch (register) {
+            Register.ier_dlm, Register.iir_fcr, Register.lcr, Register.mcr => self.idle_lsr_polls = 0,
+            else => {},
+        }
         switch (register) {
             Register.rbr_thr_dll => if (dlab) {
                 self.dll = value;
@@ -234,6 +248,7 @@ pub const Uart16550 = struct {
     }
 
     fn readLsr(self: *Uart16550) u8 {
+        if (self.ier == 0 and self.idle_lsr_polls < polling_lsr_reads) self.idle_lsr_polls += 1;
         const dr: u8 = if (self.receivedCount() > 0) lsr_dr else 0;
         const value = dr | self.lsr_errors | lsr_thre | lsr_temt;
         self.lsr_errors = 0;
@@ -518,6 +533,38 @@ test "loopback: transmitted bytes are received, not sent, and overflow sets OE" 
     try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
     try testing.expectEqual(@as(usize, Uart16550.backlog_capacity), uart.inputSpace());
     try testing.expectEqual(@as(usize, 0), sink.total);
+}
+
+test "a guest polling LSR with interrupts off receives host input; a probe does not" {
+    var irq = IrqRecorder{};
+    var sink = SinkRecorder{};
+    var uart = Uart16550.init(irq.line(4), sink.sink());
+    try testing.expectEqual(@as(usize, 3), uart.pushInput("abc"));
+
+    // A driver's probe: reconfiguration between a few LSR reads, and an RBR read "for luck".
+    for (0..20) |_| {
+        writeByte(&uart, 2, 0x07); // FCR: enable and clear the FIFOs
+        for (0..4) |_| try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
+        _ = readByte(&uart, 0);
+        writeByte(&uart, 1, 0x00);
+    }
+    try testing.expectEqual(@as(usize, Uart16550.backlog_capacity - 3), uart.inputSpace());
+
+    // Firmware polling for a key: after enough idle LSR reads the input shows, no interrupt.
+    var polls: u32 = 0;
+    while (readByte(&uart, 5) & 0x01 == 0) : (polls += 1) try testing.expect(polls < 100);
+    try testing.expectEqual(@as(u32, Uart16550.polling_lsr_reads - 1), polls);
+    try testing.expectEqual(@as(u8, 'a'), readByte(&uart, 0));
+    try testing.expectEqual(@as(u8, 'b'), readByte(&uart, 0));
+    try testing.expect(!irq.level);
+    // Transmitting while polling keeps it polling.
+    writeByte(&uart, 0, 'x');
+    try testing.expectEqual(@as(u8, 0x61), readByte(&uart, 5));
+    try testing.expectEqual(@as(u8, 'c'), readByte(&uart, 0));
+    // Reconfiguring ends it until the polls add up again.
+    try testing.expectEqual(@as(usize, 1), uart.pushInput("d"));
+    writeByte(&uart, 3, 0x03);
+    try testing.expectEqual(@as(u8, 0x60), readByte(&uart, 5));
 }
 
 test "loopback: MSR follows MCR and reports deltas" {
