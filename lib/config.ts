@@ -19,6 +19,21 @@ export interface RunConfig {
   screenDump: boolean;
   verbose: boolean;
   kvmDevice: string;
+  /** Raw disk images (`-d`), in the order given. */
+  disks: DiskConfig[];
+  /** An ISO 9660 image for the CD-ROM drive (`-i`). */
+  cdrom?: string;
+  cache: CacheMode;
+  /** Boot devices in order (`--boot-order`), for the firmware. */
+  bootOrder?: BootDevice[];
+}
+
+export type CacheMode = "writeback" | "writethrough" | "none";
+export type BootDevice = "disk" | "cd";
+
+export interface DiskConfig {
+  path: string;
+  readOnly: boolean;
 }
 
 /** What the command line asked for. */
@@ -30,7 +45,7 @@ export type Command =
 export const DEFAULT_RAM_MIB = 256;
 export const MIN_RAM_MIB = 16;
 
-type OptionSpec = { names: string[]; value?: string; help: string };
+type OptionSpec = { names: string[]; value?: string; help: string; repeatable?: boolean };
 
 const RUN_OPTIONS: OptionSpec[] = [
   { names: ["-r", "--ram"], value: "MB", help: `guest RAM in MiB (default ${DEFAULT_RAM_MIB})` },
@@ -46,6 +61,19 @@ const RUN_OPTIONS: OptionSpec[] = [
   },
   { names: ["--initrd"], value: "FILE", help: "initial ramdisk for --kernel" },
   { names: ["--append"], value: "STR", help: "kernel command line for --kernel" },
+  {
+    names: ["-d", "--disk"],
+    value: "FILE[,ro]",
+    help: "raw disk image (repeatable); ',ro' makes it read-only",
+    repeatable: true,
+  },
+  { names: ["-i", "--cdrom"], value: "FILE", help: "ISO 9660 image in the CD-ROM drive" },
+  {
+    names: ["--cache"],
+    value: "MODE",
+    help: "disk cache: writeback (default; guest FLUSH is durable), writethrough, none",
+  },
+  { names: ["--boot-order"], value: "LIST", help: "boot devices in order, e.g. cd,disk" },
   {
     names: ["-t", "--timeout"],
     value: "SECS",
@@ -113,6 +141,7 @@ function findOption(name: string): OptionSpec | undefined {
 
 function parseRun(args: string[]): Command {
   const values = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
   const flags = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -139,6 +168,10 @@ function parseRun(args: string[]): Command {
         throw new UserError(`option ${name} needs a value (${option.value})`);
       }
       value = args[++i];
+    }
+    if (option.repeatable) {
+      repeated.set(key, [...(repeated.get(key) ?? []), value]);
+      continue;
     }
     if (values.has(key)) throw new UserError(`option ${name} was given twice`);
     values.set(key, value);
@@ -167,6 +200,10 @@ function parseRun(args: string[]): Command {
       append: values.get("--append") ?? "",
       timeoutSeconds: parseTimeout(values.get("--timeout")),
       noReboot: flags.has("--no-reboot"),
+      disks: (repeated.get("--disk") ?? []).map(parseDisk),
+      cdrom: nonEmpty(values.get("--cdrom"), "-i"),
+      cache: parseCache(values.get("--cache")),
+      bootOrder: parseBootOrder(values.get("--boot-order")),
       showRegs: flags.has("--show-regs"),
       screenDump: flags.has("--screen"),
       verbose: flags.has("--verbose"),
@@ -194,4 +231,43 @@ function parseTimeout(text: string | undefined): number | undefined {
     throw new UserError(`-t ${text}: the timeout is a positive number of seconds, e.g. -t 60`);
   }
   return seconds;
+}
+
+function nonEmpty(text: string | undefined, option: string): string | undefined {
+  if (text === "") throw new UserError(`${option} needs a file name`);
+  return text;
+}
+
+function parseDisk(text: string): DiskConfig {
+  const readOnly = text.endsWith(",ro");
+  const path = readOnly ? text.slice(0, -3) : text;
+  if (path === "") throw new UserError("-d needs a file name, e.g. -d disk.img or -d disk.img,ro");
+  return { path, readOnly };
+}
+
+const CACHE_MODES: CacheMode[] = ["writeback", "writethrough", "none"];
+
+function parseCache(text: string | undefined): CacheMode {
+  if (text === undefined) return "writeback";
+  if (!(CACHE_MODES as string[]).includes(text)) {
+    throw new UserError(`--cache ${text}: the cache mode is one of ${CACHE_MODES.join(", ")}`);
+  }
+  return text as CacheMode;
+}
+
+const BOOT_DEVICES: BootDevice[] = ["disk", "cd"];
+
+function parseBootOrder(text: string | undefined): BootDevice[] | undefined {
+  if (text === undefined) return undefined;
+  const devices = text.split(",");
+  for (const device of devices) {
+    if (!(BOOT_DEVICES as string[]).includes(device)) {
+      throw new UserError(
+        `--boot-order ${text}: '${device}' is not a boot device; use ${
+          BOOT_DEVICES.join(", ")
+        }, comma-separated`,
+      );
+    }
+  }
+  return devices as BootDevice[];
 }

@@ -50,9 +50,16 @@ function u32(value: number): Uint8Array {
   return bytes;
 }
 
+/** Open Firmware paths SeaBIOS matches in `bootorder` (QEMU's spelling): PIIX IDE at 00:01.1,
+ * disks on the primary channel, the CD-ROM as secondary master. */
+export const BOOT_PATHS = {
+  disk: "/pci@i0cf8/ide@1,1/drive@0/disk@0",
+  cd: "/pci@i0cf8/ide@1,1/drive@1/disk@0",
+} as const;
+
 /** The fw_cfg files that set SeaBIOS's behaviour, as QEMU's `-M pc` would by default. */
 export function firmwarePolicyFiles(
-  options: { linuxLoader: boolean },
+  options: { linuxLoader: boolean; bootOrder?: (keyof typeof BOOT_PATHS)[] },
 ): { name: string; bytes: Uint8Array }[] {
   const files = [
     // Mirror the text screen to COM1 (SeaBIOS "sercon"), so a headless run shows it on stdout.
@@ -60,11 +67,12 @@ export function firmwarePolicyFiles(
     // With nothing to boot, say so and wait (QEMU's default reboot-timeout of -1).
     { name: "etc/boot-fail-wait", bytes: u32(0xffffffff) },
   ];
-  if (options.linuxLoader) {
-    files.push({
-      name: "bootorder",
-      bytes: new TextEncoder().encode(`/rom@${LINUX_LOADER_ROM}\n`),
-    });
+  const order = [
+    ...(options.linuxLoader ? [`/rom@${LINUX_LOADER_ROM}`] : []),
+    ...(options.bootOrder ?? []).map((device) => BOOT_PATHS[device]),
+  ];
+  if (order.length > 0) {
+    files.push({ name: "bootorder", bytes: new TextEncoder().encode(`${order.join("\n")}\n`) });
   }
   return files;
 }
