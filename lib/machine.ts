@@ -4,6 +4,7 @@
  * @module
  */
 import { UserError } from "./errors.ts";
+import type { OpenImage } from "./storage.ts";
 import {
   KVM_REGS_BYTES,
   KVM_SREGS_BYTES,
@@ -61,7 +62,7 @@ export class Machine {
   }
 
   /** Builds the VM and loads the guest; throws {@linkcode UserError} with a fix on failure. */
-  static create(native: Native, spec: MachineSpec): Machine {
+  static create(native: Native, spec: MachineSpec, images: OpenImage[] = []): Machine {
     const out = new BigUint64Array(1);
     const path = encoder.encode(`${spec.kvmDevice}\0`);
     const status = native.vmctl_vm_create(path, spec.ramMib, spec.cpus, out);
@@ -71,6 +72,7 @@ export class Machine {
     const machine = new Machine(native, handle, spec.cpus);
     try {
       machine.#load(spec);
+      machine.#attach(images);
     } catch (error) {
       machine.destroy();
       throw error;
@@ -117,6 +119,21 @@ export class Machine {
     }
     if (boot.linux) {
       this.#loadLinux(this.native.vmctl_vm_load_linux_via_firmware, spec.ramMib, boot.linux);
+    }
+  }
+
+  #attach(images: OpenImage[]): void {
+    for (const { drive, handle } of images) {
+      const status = this.native.vmctl_vm_attach_ide(
+        this.handle,
+        handle,
+        drive.channel,
+        drive.position,
+        drive.kind === "cdrom" ? 1 : 0,
+      );
+      if (status !== Status.Ok) {
+        throw new UserError(`cannot attach ${drive.path}: ${nativeErrorMessage(this.native)}`);
+      }
     }
   }
 

@@ -35,6 +35,15 @@ export const SYMBOLS = {
   },
   // (Vm *vm, const u8 *rom, size_t len) -> Status
   vmctl_vm_set_vga_rom: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // (const char *path, bool read_only, uint32_t cache, uint32_t sector_bytes, Image **out) -> Status
+  vmctl_image_open: { parameters: ["buffer", "bool", "u32", "u32", "buffer"], result: "i32" },
+  // (Image *image)
+  vmctl_image_close: { parameters: ["pointer"], result: "void" },
+  // (Vm *vm, Image *image, uint32_t channel, uint32_t position, uint32_t kind) -> Status
+  vmctl_vm_attach_ide: {
+    parameters: ["pointer", "pointer", "u32", "u32", "u32"],
+    result: "i32",
+  },
   // (Vm *vm, int serial_fd, int debug_fd)
   vmctl_vm_set_output: { parameters: ["pointer", "i32", "i32"], result: "void" },
   // (Vm *vm, const u8 *bytes, size_t len) -> accepted
@@ -74,6 +83,17 @@ export enum Status {
   CmdlineTooLong = 11,
   InvalidArgument = 12,
   FirmwareInvalid = 13,
+  ImageNotFound = 14,
+  ImageAccessDenied = 15,
+  ImageReadOnlyFs = 16,
+  ImageIsDirectory = 17,
+  ImageNotRegular = 18,
+  ImageEmpty = 19,
+  ImagePartialSector = 20,
+  ImageLocked = 21,
+  ImageLockUnsupported = 22,
+  ImageDirectIoUnsupported = 23,
+  ImageFailed = 24,
 }
 
 /** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */

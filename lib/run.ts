@@ -16,6 +16,7 @@ import {
 } from "./firmware.ts";
 import { type BootSpec, type GuestFile, Machine, type MachineSpec } from "./machine.ts";
 import { loadNative } from "./native.ts";
+import { checkImageFile, closeImages, openImages, planDrives } from "./storage.ts";
 import { formatRegisters } from "./registers.ts";
 
 const STDOUT_FD = 1;
@@ -26,6 +27,8 @@ export const EXIT = { poweredOff: 0, error: 1, timeout: 2, sigint: 130, sigterm:
 
 /** Boots the configured guest and returns vmctl's exit code. */
 export async function run(config: RunConfig): Promise<number> {
+  const drives = planDrives(config);
+  for (const drive of drives) checkImageFile(drive);
   const spec: MachineSpec = {
     kvmDevice: config.kvmDevice,
     ramMib: config.ramMib,
@@ -34,6 +37,8 @@ export async function run(config: RunConfig): Promise<number> {
   };
   checkHostMemory(config.ramMib);
   const native = loadNative();
+  // Opened (and locked) once for the whole run: a guest reset keeps its disks.
+  const images = openImages(native, drives, config.cache);
 
   const started = performance.now();
   const stop = new StopSwitch();
@@ -51,7 +56,7 @@ export async function run(config: RunConfig): Promise<number> {
   let exit: MachineExit;
   try {
     while (true) {
-      const machine = Machine.create(native, spec);
+      const machine = Machine.create(native, spec, images);
       boots++;
       machine.setOutput(STDOUT_FD, config.verbose ? STDERR_FD : -1);
       stop.machine = machine;
@@ -74,6 +79,7 @@ export async function run(config: RunConfig): Promise<number> {
       break;
     }
   } finally {
+    closeImages(native, images);
     console.stop();
     clearTimeout(timer);
     Deno.removeSignalListener("SIGINT", onSigint);
@@ -102,7 +108,10 @@ function bootSpec(config: RunConfig): BootSpec {
   // Without a VGA BIOS the machine still boots; SeaBIOS then uses COM1 as its only screen.
   const vgaRomPath = findFile("vgabios-stdvga.bin", romDirs);
   const vgaRom = vgaRomPath === undefined ? undefined : readGuestFile(vgaRomPath, "VGA BIOS");
-  const files = firmwarePolicyFiles({ linuxLoader: linux !== undefined });
+  const files = firmwarePolicyFiles({
+    linuxLoader: linux !== undefined,
+    bootOrder: config.bootOrder,
+  });
   if (linux) {
     const loader = requireFile("linuxboot_dma.bin", "QEMU's Linux loader ROM", "qemu-system-data");
     files.push({ name: LINUX_LOADER_ROM, bytes: readGuestFile(loader, "option ROM").bytes });

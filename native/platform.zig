@@ -49,6 +49,7 @@ pub const pci = struct {
     /// PIIX: function 0 the ISA bridge, function 3 power management (ACPI).
     pub const piix_slot: u5 = 1;
     pub const isa_bridge_function: u3 = 0;
+    pub const ide_function: u3 = 1;
     pub const power_management_function: u3 = 3;
     pub const vga_slot: u5 = 2;
     /// Red Hat / "QEMU virtual machine": SeaBIOS recognises a QEMU-like machine by these IDs on
@@ -78,6 +79,12 @@ pub const debug_console = PortDevice{ .base = 0x402, .len = 1, .irq = null };
 pub const reset_control = PortDevice{ .base = 0xCF9, .len = 1, .irq = null };
 /// PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC.
 pub const pci_config = PortDevice{ .base = 0xCF8, .len = 8, .irq = null };
+/// The PIIX IDE controller's legacy channels: command block, control register (alternate status
+/// and device control), interrupt line.
+pub const ide_primary = PortDevice{ .base = 0x1F0, .len = 8, .irq = 14 };
+pub const ide_primary_control = PortDevice{ .base = 0x3F6, .len = 1, .irq = null };
+pub const ide_secondary = PortDevice{ .base = 0x170, .len = 8, .irq = 15 };
+pub const ide_secondary_control = PortDevice{ .base = 0x376, .len = 1, .irq = null };
 /// QEMU's firmware configuration device: selector, data, and DMA address.
 pub const fw_cfg = PortDevice{ .base = 0x510, .len = 12, .irq = null };
 /// VGA registers (0x3B0-0x3DF) and the Bochs VBE index/data pair.

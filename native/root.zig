@@ -4,6 +4,7 @@ const std = @import("std");
 const kvm = @import("kvm.zig");
 const vm_mod = @import("vm.zig");
 const Vm = vm_mod.Vm;
+const block = @import("block.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
 pub const abi_version: u32 = 2;
@@ -23,6 +24,17 @@ pub const Status = enum(c_int) {
     cmdline_too_long = 11,
     invalid_argument = 12,
     firmware_invalid = 13,
+    image_not_found = 14,
+    image_access_denied = 15,
+    image_read_only_fs = 16,
+    image_is_directory = 17,
+    image_not_regular = 18,
+    image_empty = 19,
+    image_partial_sector = 20,
+    image_locked = 21,
+    image_lock_unsupported = 22,
+    image_direct_io_unsupported = 23,
+    image_failed = 24,
 };
 
 export fn vmctl_abi_version() u32 {
@@ -129,6 +141,47 @@ fn firmwareStatus(err: vm_mod.FirmwareError) Status {
     };
 }
 
+/// Opens a disk or CD image for the VMs of one run (it stays open, and locked, across guest
+/// resets). `cache`: 0 writeback, 1 writethrough, 2 none.
+export fn vmctl_image_open(path: [*:0]const u8, read_only: bool, cache: u32, sector_bytes: u32, out_image: *?*block.Image) Status {
+    out_image.* = null;
+    if (cache > 2 or (sector_bytes != 512 and sector_bytes != 2048)) return .invalid_argument;
+    const image = std.heap.page_allocator.create(block.Image) catch return .out_of_memory;
+    image.* = block.open(path, .{ .read_only = read_only, .cache = @enumFromInt(cache), .sector_bytes = sector_bytes }) catch |err| {
+        std.heap.page_allocator.destroy(image);
+        vm_mod.ErrorMessage.set("{s} (errno {s})", .{ @errorName(err), @tagName(block.last_open_errno) });
+        return switch (err) {
+            error.FileNotFound => .image_not_found,
+            error.AccessDenied => .image_access_denied,
+            error.ReadOnlyFileSystem => .image_read_only_fs,
+            error.IsDirectory => .image_is_directory,
+            error.NotRegularFile => .image_not_regular,
+            error.Empty => .image_empty,
+            error.PartialSector, error.DirectIoPartialBlock => .image_partial_sector,
+            error.Locked => .image_locked,
+            error.LockUnsupported => .image_lock_unsupported,
+            error.DirectIoUnsupported => .image_direct_io_unsupported,
+            else => .image_failed,
+        };
+    };
+    out_image.* = image;
+    return .ok;
+}
+
+/// Puts an open image on IDE `channel` (0, 1) as `position` (0 master, 1 slave); `kind`: 0 disk
+/// (512-byte sectors), 1 CD-ROM (2048-byte sectors, read-only).
+export fn vmctl_vm_attach_ide(vm: *Vm, image: *block.Image, channel: u32, position: u32, kind: u32) Status {
+    if (channel > 1 or position > 1 or kind > 1) return .invalid_argument;
+    vm_mod.attachIde(vm, image, @intCast(channel), @intCast(position), @enumFromInt(kind)) catch return .invalid_argument;
+    return .ok;
+}
+
+/// Flushes and closes an image (releasing its lock). No VM may still use it.
+export fn vmctl_image_close(image: *block.Image) void {
+    image.close();
+    std.heap.page_allocator.destroy(image);
+}
+
 /// Where guest serial output (COM1) and the firmware debug port (0x402) go; -1 discards.
 export fn vmctl_vm_set_output(vm: *Vm, serial_fd: i32, debug_fd: i32) void {
     vm.serial_output_fd.store(serial_fd, .release);
@@ -200,7 +253,10 @@ test {
     _ = @import("devices/piix.zig");
     _ = @import("devices/fw_cfg.zig");
     _ = @import("devices/vga.zig");
+    _ = @import("devices/ata.zig");
+    _ = @import("devices/ide.zig");
     _ = @import("boot/linux.zig");
     _ = @import("boot/acpi.zig");
     _ = @import("boot/long_mode.zig");
+    _ = @import("block.zig");
 }

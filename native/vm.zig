@@ -19,6 +19,10 @@ const pci = @import("devices/pci.zig");
 const i440fx = @import("devices/i440fx.zig");
 const FwCfg = @import("devices/fw_cfg.zig").FwCfg;
 const vga_mod = @import("devices/vga.zig");
+const ata = @import("devices/ata.zig");
+const ide_mod = @import("devices/ide.zig");
+const Ide = ide_mod.Ide;
+const block = @import("block.zig");
 const Vga = vga_mod.Vga;
 const piix = @import("devices/piix.zig");
 const linux_boot = @import("boot/linux.zig");
@@ -61,7 +65,22 @@ pub const ErrorMessage = struct {
     }
 };
 
-const Device = enum { uart, cmos, keyboard_controller, acpi_pm, pci_config, post_code, debug_console, fw_cfg, vga, vga_dispi };
+const Device = enum {
+    uart,
+    cmos,
+    keyboard_controller,
+    acpi_pm,
+    pci_config,
+    post_code,
+    debug_console,
+    fw_cfg,
+    vga,
+    vga_dispi,
+    ide_primary,
+    ide_primary_control,
+    ide_secondary,
+    ide_secondary_control,
+};
 
 const PortRange = struct { base: u16, len: u16, device: Device };
 
@@ -76,6 +95,10 @@ const port_map = [_]PortRange{
     .{ .base = platform.fw_cfg.base, .len = platform.fw_cfg.len, .device = .fw_cfg },
     .{ .base = platform.vga.base, .len = platform.vga.len, .device = .vga },
     .{ .base = platform.vga_dispi.base, .len = platform.vga_dispi.len, .device = .vga_dispi },
+    .{ .base = platform.ide_primary.base, .len = platform.ide_primary.len, .device = .ide_primary },
+    .{ .base = platform.ide_primary_control.base, .len = platform.ide_primary_control.len, .device = .ide_primary_control },
+    .{ .base = platform.ide_secondary.base, .len = platform.ide_secondary.len, .device = .ide_secondary },
+    .{ .base = platform.ide_secondary_control.base, .len = platform.ide_secondary_control.len, .device = .ide_secondary_control },
 };
 
 /// The reset control register is the second byte of the PCI address register's dword: byte
@@ -91,6 +114,9 @@ const Slot = struct {
 };
 
 comptime {
+    for (ide_mod.legacy_ports, [_]platform.PortDevice{ platform.ide_primary, platform.ide_secondary }, [_]platform.PortDevice{ platform.ide_primary_control, platform.ide_secondary_control }) |ports, command, control| {
+        std.debug.assert(ports.command == command.base and ports.control == control.base and ports.irq == command.irq.?);
+    }
     std.debug.assert(platform.vga.base == vga_mod.legacy_port_base and platform.vga.len == vga_mod.legacy_port_count);
     std.debug.assert(platform.vga_dispi.base == vga_mod.dispi_port_base and platform.vga_dispi.len == vga_mod.dispi_port_count);
     std.debug.assert(platform.reset_control.base > platform.pci_config.base and
@@ -131,6 +157,9 @@ pub const Vm = struct {
     debug_console: DebugConsole,
     fw_cfg: FwCfg,
     vga: Vga,
+    ide: Ide,
+    /// The drives on the IDE channels: [channel * 2 + position]; an image backs each one.
+    drives: [4]ata.Drive,
     /// Owns the bytes behind fw_cfg items (firmware files, the kernel for firmware boot) until
     /// the VM is destroyed.
     firmware_storage: std.heap.ArenaAllocator,
@@ -138,6 +167,7 @@ pub const Vm = struct {
     pci_bus: pci.Bus,
     host_bridge: pci.Function,
     isa_bridge: pci.Function,
+    ide_function: pci.Function,
     power_management: pci.Function,
     vga_function: pci.Function,
     /// The VGA's video memory, mapped into the guest wherever its BAR 0 points while enabled.
@@ -222,10 +252,13 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
         .debug_console = undefined,
         .fw_cfg = undefined,
         .vga = undefined,
+        .ide = undefined,
+        .drives = undefined,
         .firmware_storage = std.heap.ArenaAllocator.init(std.heap.page_allocator),
         .pci_bus = undefined,
         .host_bridge = undefined,
         .isa_bridge = undefined,
+        .ide_function = undefined,
         .power_management = undefined,
         .vga_function = undefined,
         .vram = vram,
@@ -367,6 +400,7 @@ fn initDevices(vm: *Vm) void {
     vm.debug_console = DebugConsole.init(debug_sink);
     vm.fw_cfg = FwCfg.init(vm.memory.dma());
     vm.vga = Vga.init(platform.pci.vga_vram_bytes);
+    vm.ide = Ide.init(.{ irqLine(vm, platform.ide_primary.irq.?), irqLine(vm, platform.ide_secondary.irq.?) }, vm.memory.dma());
 }
 
 fn initPciBus(vm: *Vm) void {
@@ -377,6 +411,8 @@ fn initPciBus(vm: *Vm) void {
     );
     vm.host_bridge = i440fx.init();
     vm.isa_bridge = piix.initIsaBridge();
+    vm.ide_function = ide_mod.initPciFunction();
+    vm.ide_function.handler = vm.ide.pciHandler();
     vm.power_management = piix.initPowerManagement(platform.acpi_pm.base, platform.sci_irq);
     vm.vga_function = pci.Function.init(.{
         .vendor_id = layout.vga_vendor_id,
@@ -384,12 +420,13 @@ fn initPciBus(vm: *Vm) void {
         .class_code = 0x030000,
     });
     vm.vga_function.setBar(0, .memory32_prefetchable, layout.vga_vram_bytes);
-    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.power_management, &vm.vga_function }) |function| {
+    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.ide_function, &vm.power_management, &vm.vga_function }) |function| {
         function.put16(pci.Config.subsystem_vendor_id, layout.subsystem_vendor_id);
         function.put16(pci.Config.subsystem_id, layout.subsystem_id);
     }
     vm.pci_bus.attach(layout.host_bridge_slot, 0, &vm.host_bridge);
     vm.pci_bus.attach(layout.piix_slot, layout.isa_bridge_function, &vm.isa_bridge);
+    vm.pci_bus.attach(layout.piix_slot, layout.ide_function, &vm.ide_function);
     vm.pci_bus.attach(layout.piix_slot, layout.power_management_function, &vm.power_management);
     vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
     vm.pci_bus.setRouter(&vm.isa_bridge);
@@ -595,6 +632,55 @@ pub fn textScreen(vm: *Vm, out: []u8) usize {
     var stream = std.io.fixedBufferStream(out);
     vga_mod.renderText(geometry, text, stream.writer()) catch {};
     return stream.pos;
+}
+
+pub const DriveKind = enum(u32) { disk = 0, cdrom = 1 };
+
+/// Puts an open image on an IDE channel (0 primary, 1 secondary) as master (0) or slave (1).
+/// The image must outlive the VM; the caller opened it with 512-byte (disk) or 2048-byte (CD)
+/// sectors, read-only for a CD.
+pub fn attachIde(vm: *Vm, image: *block.Image, channel: u1, position: u1, kind: DriveKind) error{InvalidDrive}!void {
+    const backend = ata.Backend{
+        .context = image,
+        .sector_bytes = image.sector_bytes,
+        .sector_count = image.sectorCount(),
+        .read_only = image.read_only,
+        .readFn = imageRead,
+        .writeFn = imageWrite,
+        .flushFn = imageFlush,
+    };
+    const wanted_sector: u32 = if (kind == .cdrom) ata.cdrom_sector_bytes else ata.disk_sector_bytes;
+    if (backend.sector_bytes != wanted_sector or (kind == .cdrom and !backend.read_only)) {
+        ErrorMessage.set("a {s} needs {d}-byte sectors{s}", .{ @tagName(kind), wanted_sector, if (kind == .cdrom) ", read-only" else "" });
+        return error.InvalidDrive;
+    }
+    const index = @as(usize, channel) * 2 + position;
+    const drive = &vm.drives[index];
+    var serial_buffer: [16]u8 = undefined;
+    const serial = std.fmt.bufPrint(&serial_buffer, "VMCTL-{d:0>4}", .{index + 1}) catch unreachable;
+    drive.* = switch (kind) {
+        .disk => ata.Drive.initDisk(backend, .{ .serial = serial }),
+        .cdrom => ata.Drive.initCdrom(backend, .{ .serial = serial }),
+    };
+    vm.ide.attach(channel, position, drive);
+}
+
+fn imageRead(context: *anyopaque, sector: u64, out: []u8) bool {
+    const image: *block.Image = @ptrCast(@alignCast(context));
+    image.read(sector, out) catch return false;
+    return true;
+}
+
+fn imageWrite(context: *anyopaque, sector: u64, data: []const u8) bool {
+    const image: *block.Image = @ptrCast(@alignCast(context));
+    image.write(sector, data) catch return false;
+    return true;
+}
+
+fn imageFlush(context: *anyopaque) bool {
+    const image: *block.Image = @ptrCast(@alignCast(context));
+    image.flush() catch return false;
+    return true;
 }
 
 pub const FirmwareError = error{ FirmwareSize, KvmFailed, OutOfMemory, OutsideGuestRam, FirmwareItems };
@@ -898,6 +984,10 @@ fn portRead(vm: *Vm, port: u16, data: []u8) void {
         .fw_cfg => vm.fw_cfg.read(found.offset, data),
         .vga => vm.vga.read(found.offset, data),
         .vga_dispi => vm.vga.readDispi(found.offset, data),
+        .ide_primary => vm.ide.commandRead(0, found.offset, data),
+        .ide_primary_control => vm.ide.controlRead(0, found.offset, data),
+        .ide_secondary => vm.ide.commandRead(1, found.offset, data),
+        .ide_secondary_control => vm.ide.controlRead(1, found.offset, data),
     }
 }
 
@@ -921,6 +1011,10 @@ fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
         .fw_cfg => vm.fw_cfg.write(found.offset, data),
         .vga => vm.vga.write(found.offset, data),
         .vga_dispi => vm.vga.writeDispi(found.offset, data),
+        .ide_primary => vm.ide.commandWrite(0, found.offset, data),
+        .ide_primary_control => vm.ide.controlWrite(0, found.offset, data),
+        .ide_secondary => vm.ide.commandWrite(1, found.offset, data),
+        .ide_secondary_control => vm.ide.controlWrite(1, found.offset, data),
     }
 }
 

@@ -19,7 +19,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
 import { debianKernel, exists, firmwareDirs } from "../tools/debian.ts";
-import { testInitramfs } from "../tools/guest_images.ts";
+import { testInitramfs, testIsolinuxIso, testStorageInitramfs } from "../tools/guest_images.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -282,6 +282,8 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       VMCTL_TEST_KERNEL: kernel.vmlinuz,
       VMCTL_TEST_INITRD: await testInitramfs(),
       VMCTL_FIRMWARE_PATH: (await firmwareDirs()).join(":"),
+      VMCTL_TEST_STORAGE_INITRD: await testStorageInitramfs(),
+      VMCTL_TEST_ISOLINUX_ISO: await testIsolinuxIso("poweroff"),
     };
     if (mode === "box") await boxInitramfs();
     await assembleGuest("hostile");
@@ -315,7 +317,15 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       console.log(`\n── ${name}${attempt > 1 ? ` (attempt ${attempt})` : ""} ──`);
       const run = await runInBoxOrDirect(
         [DENO, "test", "-A", `--junit-path=${junit}`, file],
-        { cwd: REPO, env, timeoutMs: KVM_FILE_TIMEOUT_MS, shareDir: share, mode },
+        {
+          cwd: REPO,
+          // The share is writable host storage inside the box too, where O_DIRECT works (the
+          // box's own tmpfs-backed root refuses it).
+          env: { ...env, VMCTL_TEST_DIRECT_IO_DIR: share },
+          timeoutMs: KVM_FILE_TIMEOUT_MS,
+          shareDir: share,
+          mode,
+        },
       );
       if (run.inBox) {
         boxes++;

@@ -26,8 +26,11 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
 /**
  * /init of the test guest. The `vmctl_test=` word of the kernel command line picks what it does
  * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
- * (forever), `shell` (an interactive sh on the console, then power off) or `platform` (PCI
- * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off).
+ * (forever), `shell` (an interactive sh on the console, then power off), `platform` (PCI
+ * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off) or `disk`
+ * (loads the storage drivers of the storage initramfs, writes `VMCTL-PATTERN\n` over 64 KiB at
+ * 1 MiB into /dev/sda, syncs, prints VMCTL-DISK-WRITTEN, then powers off, or hangs when the
+ * command line also says `vmctl_then=hang`).
  */
 const TEST_INIT = `#!/bin/sh
 export PATH=/bin
@@ -46,6 +49,16 @@ case "$mode" in
   reboot) reboot -f ;;
   hang) while :; do sleep 3600; done ;;
   shell) setsid cttyhack sh; poweroff -f ;;
+  disk)
+    for m in $(cat /lib/modules/load-order 2>/dev/null); do insmod /lib/modules/$m.ko; done
+    i=0
+    while [ ! -b /dev/sda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "disk: $(cat /sys/block/sda/size 2>/dev/null) sectors"
+    yes VMCTL-PATTERN | head -c 65536 | dd of=/dev/sda bs=4096 seek=256 conv=fsync 2>/dev/null
+    sync
+    echo VMCTL-DISK-WRITTEN
+    case " $(cat /proc/cmdline) " in *" vmctl_then=hang "*) while :; do sleep 3600; done ;; esac
+    poweroff -f ;;
   platform)
     for d in /sys/bus/pci/devices/*; do
       echo "pci \${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class)"
@@ -218,4 +231,40 @@ export async function testIsolinuxIso(mode: string): Promise<string> {
   await Deno.rename(`${path}.${Deno.pid}`, path);
   note(`built ${path} (${Math.round(image.length / 1024)} KiB)`);
   return path;
+}
+
+/** Kernel modules for IDE/SATA disks, in load order (their `depends=` chains). */
+const STORAGE_MODULES = [
+  "drivers/scsi/scsi_common",
+  "drivers/scsi/scsi_mod",
+  "drivers/ata/libata",
+  "drivers/ata/ata_piix",
+  "crypto/crct10dif_common",
+  "crypto/crct10dif_generic",
+  "lib/crc-t10dif",
+  "lib/crc64",
+  "crypto/crc64_rocksoft_generic",
+  "lib/crc64-rocksoft",
+  "block/t10-pi",
+  "drivers/scsi/sd_mod",
+];
+
+/** The test initramfs plus Debian's storage drivers (for the `disk` mode). Cached. */
+export async function testStorageInitramfs(): Promise<string> {
+  const kernel = await debianKernel();
+  const extra: CpioEntry[] = [{ kind: "dir", path: "lib/modules" }];
+  const names: string[] = [];
+  for (const module of STORAGE_MODULES) {
+    const name = module.split("/").pop()!;
+    names.push(name);
+    const data = await Deno.readFile(join(kernel.modulesDir, "kernel", `${module}.ko`));
+    extra.push({ kind: "file", path: `lib/modules/${name}.ko`, data, mode: 0o644 });
+  }
+  extra.push({ kind: "file", path: "lib/modules/load-order", data: `${names.join("\n")}\n` });
+  return busyboxInitramfs({
+    name: "test-storage-initramfs",
+    init: TEST_INIT,
+    extra,
+    extraKey: [kernel.modulesDir, ...STORAGE_MODULES],
+  });
 }

@@ -46,7 +46,7 @@
         .set    ISA_CFG, 0x80000800       // 00:01.0 PIIX3
         .set    VGA_CFG, 0x80001000       // 00:02.0 std VGA
         .set    OTHER_BUS_DEVFNS, 24      // buses 1 and 255: slots 0-2, where bus 0 has devices
-        .set    KNOWN_COUNT, 4            // functions on bus 0: see known_devfns
+        .set    KNOWN_COUNT, 5            // functions on bus 0: see known_devfns
         .set    FW_SEL, 0x510
         .set    FW_DATA, 0x511
         .set    FW_DMA_HIGH, 0x514
@@ -2096,9 +2096,9 @@ fuzz_keys:
         .word   0x00, 0x01, 0x19, 0x1234, 0xFFFF, 0x4000, 0x8003, 0x20
 // The platform's PCI functions (platform.zig): a new one goes here and into KNOWN_COUNT.
 known_ids:
-        .long   0x12378086, 0x70008086, 0x71138086, 0x11111234
+        .long   0x12378086, 0x70008086, 0x70108086, 0x71138086, 0x11111234
 known_devfns:
-        .byte   0x00, 0x08, 0x0B, 0x10    // 00:00.0, 00:01.0, 00:01.3, 00:02.0
+        .byte   0x00, 0x08, 0x09, 0x0B, 0x10 // 00:00.0, 00:01.0, 00:01.1, 00:01.3, 00:02.0
 known_devfns_end:
         .balign 2
 device_ports:

@@ -102,6 +102,49 @@ Deno.test("a firmware file of impossible size", async () => {
   assertOneLineError(result, /is not a PC firmware image: .* 64 KiB to 16 MiB/);
 });
 
+Deno.test("a missing disk image", async () => {
+  const result = await runVmctl(["run", "-d", "/nonexistent/disk.img"]);
+  assertOneLineError(result, /disk image \/nonexistent\/disk.img does not exist/);
+});
+
+Deno.test("a folder as the disk image", async () => {
+  const result = await runVmctl(["run", "-d", "/tmp"]);
+  assertOneLineError(result, /disk image \/tmp is a folder/);
+});
+
+Deno.test("a zero-length disk image", async () => {
+  const empty = await Deno.makeTempFile({ suffix: ".img" });
+  const result = await runVmctl(["run", "-d", empty]);
+  assertOneLineError(result, /disk image .* is empty/);
+});
+
+Deno.test("an ISO that is not ISO 9660", async () => {
+  const fake = await Deno.makeTempFile({ suffix: ".iso" });
+  await Deno.writeFile(fake, new Uint8Array(40000));
+  const result = await runVmctl(["run", "-i", fake]);
+  assertOneLineError(result, /is not an ISO 9660 image .*use -d for a disk image/);
+});
+
+Deno.test("an unreadable disk image", async () => {
+  const locked = await Deno.makeTempFile({ suffix: ".img" });
+  await Deno.writeFile(locked, new Uint8Array(4096));
+  await Deno.chmod(locked, 0o000);
+  const result = await runVmctl(["run", "-d", locked], {
+    wrapper: Deno.uid() === 0
+      ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+      : [],
+  });
+  assertOneLineError(result, /cannot read disk image .*: permission denied/);
+});
+
+Deno.test("a bad cache mode", async () => {
+  const result = await runVmctl(["run", "--cache", "fast"]);
+  assertOneLineError(
+    result,
+    /--cache fast: the cache mode is one of writeback, writethrough, none/,
+  );
+});
+
 Deno.test("KVM device missing", async () => {
   const result = await runVmctl(["run", "--kernel", kernel], {
     env: { VMCTL_KVM_DEVICE: "/nonexistent/kvm" },

@@ -1,0 +1,121 @@
+// Disks and CDs on the IDE controller: an ISOLINUX CD booted by SeaBIOS, a Linux guest's writes
+// reaching the image however the run ends, and image locking between two vmctl processes.
+// VMCTL_TEST_STORAGE_INITRD and VMCTL_TEST_ISOLINUX_ISO are built on the host by tests/run.ts.
+import assert from "node:assert/strict";
+import { debianKernel } from "../../tools/debian.ts";
+import { testIsolinuxIso, testStorageInitramfs } from "../../tools/guest_images.ts";
+import { count, describe, GUEST_LIMIT_S, TEST_READY_MARKER, Vmctl } from "./linux_guest.ts";
+
+const WRITTEN = "VMCTL-DISK-WRITTEN";
+const PATTERN_OFFSET = 1 << 20;
+const PATTERN_BYTES = 65536;
+
+async function diskGuestArgs(disk: string, extra: string[], then = ""): Promise<string[]> {
+  const kernel = Deno.env.get("VMCTL_TEST_KERNEL") ?? (await debianKernel()).vmlinuz;
+  const initrd = Deno.env.get("VMCTL_TEST_STORAGE_INITRD") ?? await testStorageInitramfs();
+  return [
+    ...extra,
+    ...["-d", disk, "--kernel", kernel, "--initrd", initrd],
+    ...["--append", `console=ttyS0 quiet vmctl_test=disk ${then}`.trim()],
+  ];
+}
+
+/** A 64 MiB sparse image; for `--cache none` on a file system that takes O_DIRECT. */
+async function blankDisk(directIo = false): Promise<string> {
+  const dir = directIo ? Deno.env.get("VMCTL_TEST_DIRECT_IO_DIR") : undefined;
+  const path = await Deno.makeTempFile({ dir, prefix: "vmctl-disk-", suffix: ".img" });
+  await Deno.truncate(path, 64 << 20);
+  return path;
+}
+
+/** Checks that the guest's pattern is in the image, byte for byte, and nothing around it. */
+async function assertPattern(disk: string, context: string): Promise<void> {
+  const file = await Deno.open(disk, { read: true });
+  try {
+    const bytes = new Uint8Array(PATTERN_BYTES + 8192);
+    await file.seek(PATTERN_OFFSET - 4096, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < bytes.length) {
+      const n = await file.read(bytes.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    const line = new TextEncoder().encode("VMCTL-PATTERN\n");
+    const expected = new Uint8Array(PATTERN_BYTES).map((_, i) => line[i % line.length]);
+    const middle = bytes.subarray(4096, 4096 + PATTERN_BYTES);
+    const wrong = middle.findIndex((byte, i) => byte !== expected[i]);
+    assert.equal(wrong, -1, `pattern differs at byte ${wrong}\n${context}`);
+    assert.ok(bytes.subarray(0, 4096).every((b) => b === 0), `bytes before changed\n${context}`);
+    assert.ok(bytes.subarray(4096 + PATTERN_BYTES).every((b) => b === 0), `after\n${context}`);
+  } finally {
+    file.close();
+  }
+}
+
+Deno.test("SeaBIOS boots an ISOLINUX CD from the IDE CD-ROM (-i) into Linux", async () => {
+  const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
+  const run = await new Vmctl(["-r", "256", "-t", GUEST_LIMIT_S, "-i", iso]).finish();
+  assert.ok(!run.hung, describe(run));
+  assert.equal(run.code, 0, describe(run));
+  assert.match(run.stdout, /Booting from DVD\/CD/, describe(run));
+  assert.match(run.stdout, /ISOLINUX/, describe(run));
+  assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
+});
+
+Deno.test("a guest's synced write to an IDE disk is in the image after poweroff", async () => {
+  const disk = await blankDisk();
+  const run = await new Vmctl(await diskGuestArgs(disk, ["-t", GUEST_LIMIT_S])).finish();
+  assert.equal(run.code, 0, describe(run));
+  assert.match(run.stdout, /disk: 131072 sectors/, describe(run));
+  assert.ok(run.stdout.includes(WRITTEN), describe(run));
+  await assertPattern(disk, describe(run));
+  await Deno.remove(disk);
+});
+
+for (
+  const [how, cache, signal] of [
+    ["SIGTERM", "writeback", "SIGTERM"],
+    ["SIGKILL", "writethrough", "SIGKILL"],
+    ["SIGKILL", "none", "SIGKILL"],
+  ] as const
+) {
+  Deno.test(`--cache ${cache}: the synced write survives ${how} of vmctl`, async () => {
+    const disk = await blankDisk(cache === "none");
+    const vmctl = new Vmctl(
+      await diskGuestArgs(disk, ["--cache", cache, "-t", GUEST_LIMIT_S], "vmctl_then=hang"),
+    );
+    const written = await vmctl.waitForStdout((out) => out.includes(WRITTEN), 150_000);
+    vmctl.kill(signal);
+    const run = await vmctl.finish();
+    assert.ok(written, `the guest never wrote\n${describe(run)}`);
+    if (signal === "SIGTERM") assert.equal(run.code, 143, describe(run));
+    await assertPattern(disk, describe(run));
+    await Deno.remove(disk);
+  });
+}
+
+Deno.test("-t ends a run after the write: the data is in the image", async () => {
+  const disk = await blankDisk();
+  const run = await new Vmctl(await diskGuestArgs(disk, ["-t", "25"], "vmctl_then=hang"))
+    .finish();
+  assert.equal(run.code, 2, describe(run));
+  assert.ok(run.stdout.includes(WRITTEN), describe(run));
+  await assertPattern(disk, describe(run));
+  await Deno.remove(disk);
+});
+
+Deno.test("a second vmctl on a running VM's disk exits 1; the first runs on", async () => {
+  const disk = await blankDisk();
+  const first = new Vmctl(await diskGuestArgs(disk, ["-t", GUEST_LIMIT_S], "vmctl_then=hang"));
+  const up = await first.waitForStdout((out) => out.includes(WRITTEN), 150_000);
+  const second = await new Vmctl(["-d", disk, "-b", "seabios", "-t", "30"]).finish();
+  first.kill("SIGTERM");
+  const run = await first.finish();
+  assert.ok(up, describe(run));
+  assert.equal(second.code, 1, describe(second));
+  assert.match(second.stderr, /^vmctl: image .* is in use by another VM \(it is locked\)/m);
+  assert.equal(second.stderr.trim().split("\n").length, 1, describe(second));
+  assert.equal(run.code, 143, `the first VM did not run on\n${describe(run)}`);
+  await assertPattern(disk, describe(run));
+  await Deno.remove(disk);
+});
