@@ -34,6 +34,8 @@ export type BootDevice = "disk" | "cd";
 export interface DiskConfig {
   path: string;
   readOnly: boolean;
+  /** On the IDE controller instead of AHCI (SATA). */
+  ide: boolean;
 }
 
 /** What the command line asked for. */
@@ -63,11 +65,11 @@ const RUN_OPTIONS: OptionSpec[] = [
   { names: ["--append"], value: "STR", help: "kernel command line for --kernel" },
   {
     names: ["-d", "--disk"],
-    value: "FILE[,ro]",
-    help: "raw disk image (repeatable); ',ro' makes it read-only",
+    value: "FILE[,ro][,ide]",
+    help: "raw disk image (repeatable) on SATA; ',ro' read-only, ',ide' on IDE",
     repeatable: true,
   },
-  { names: ["-i", "--cdrom"], value: "FILE", help: "ISO 9660 image in the CD-ROM drive" },
+  { names: ["-i", "--cdrom"], value: "FILE", help: "ISO 9660 image in the CD-ROM drive (IDE)" },
   {
     names: ["--cache"],
     value: "MODE",
@@ -239,10 +241,17 @@ function nonEmpty(text: string | undefined, option: string): string | undefined 
 }
 
 function parseDisk(text: string): DiskConfig {
-  const readOnly = text.endsWith(",ro");
-  const path = readOnly ? text.slice(0, -3) : text;
+  let path = text;
+  let readOnly = false;
+  let ide = false;
+  for (;;) {
+    if (path.endsWith(",ro")) readOnly = true;
+    else if (path.endsWith(",ide")) ide = true;
+    else break;
+    path = path.slice(0, path.lastIndexOf(","));
+  }
   if (path === "") throw new UserError("-d needs a file name, e.g. -d disk.img or -d disk.img,ro");
-  return { path, readOnly };
+  return { path, readOnly, ide };
 }
 
 const CACHE_MODES: CacheMode[] = ["writeback", "writethrough", "none"];

@@ -3,7 +3,9 @@
  * what the firmware is told through fw_cfg: boot order, serial console mirroring, boot failure.
  * @module
  */
+import type { BootDevice } from "./config.ts";
 import { UserError } from "./errors.ts";
+import type { DriveSpec } from "./storage.ts";
 
 /** Where Debian installs the files vmctl uses, after any folders in VMCTL_FIRMWARE_PATH. */
 export function firmwareSearchPath(): string[] {
@@ -50,16 +52,18 @@ function u32(value: number): Uint8Array {
   return bytes;
 }
 
-/** Open Firmware paths SeaBIOS matches in `bootorder` (QEMU's spelling): PIIX IDE at 00:01.1,
- * disks on the primary channel, the CD-ROM as secondary master. */
-export const BOOT_PATHS = {
-  disk: "/pci@i0cf8/ide@1,1/drive@0/disk@0",
-  cd: "/pci@i0cf8/ide@1,1/drive@1/disk@0",
-} as const;
+/** The Open Firmware path SeaBIOS matches in `bootorder` for a drive (QEMU's spelling): PIIX IDE
+ * at 00:01.1 (`drive@channel/disk@position`), AHCI at 00:03.0 (`drive@port/disk@0`). */
+export function bootPath(drive: DriveSpec): string {
+  const slot = drive.slot;
+  return slot.bus === "ide"
+    ? `/pci@i0cf8/ide@1,1/drive@${slot.channel}/disk@${slot.position}`
+    : `/pci@i0cf8/ahci@3/drive@${slot.port}/disk@0`;
+}
 
 /** The fw_cfg files that set SeaBIOS's behaviour, as QEMU's `-M pc` would by default. */
 export function firmwarePolicyFiles(
-  options: { linuxLoader: boolean; bootOrder?: (keyof typeof BOOT_PATHS)[] },
+  options: { linuxLoader: boolean; bootOrder?: BootDevice[]; drives: DriveSpec[] },
 ): { name: string; bytes: Uint8Array }[] {
   const files = [
     // Mirror the text screen to COM1 (SeaBIOS "sercon"), so a headless run shows it on stdout.
@@ -69,7 +73,10 @@ export function firmwarePolicyFiles(
   ];
   const order = [
     ...(options.linuxLoader ? [`/rom@${LINUX_LOADER_ROM}`] : []),
-    ...(options.bootOrder ?? []).map((device) => BOOT_PATHS[device]),
+    ...(options.bootOrder ?? []).flatMap((device) =>
+      options.drives.filter((drive) => drive.kind === (device === "cd" ? "cdrom" : "disk"))
+        .map(bootPath)
+    ),
   ];
   if (order.length > 0) {
     files.push({ name: "bootorder", bytes: new TextEncoder().encode(`${order.join("\n")}\n`) });

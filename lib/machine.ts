@@ -124,13 +124,11 @@ export class Machine {
 
   #attach(images: OpenImage[]): void {
     for (const { drive, handle } of images) {
-      const status = this.native.vmctl_vm_attach_ide(
-        this.handle,
-        handle,
-        drive.channel,
-        drive.position,
-        drive.kind === "cdrom" ? 1 : 0,
-      );
+      const kind = drive.kind === "cdrom" ? 1 : 0;
+      const slot = drive.slot;
+      const status = slot.bus === "ide"
+        ? this.native.vmctl_vm_attach_ide(this.handle, handle, slot.channel, slot.position, kind)
+        : this.native.vmctl_vm_attach_ahci(this.handle, handle, slot.port, kind);
       if (status !== Status.Ok) {
         throw new UserError(`cannot attach ${drive.path}: ${nativeErrorMessage(this.native)}`);
       }

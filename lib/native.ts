@@ -44,6 +44,8 @@ export const SYMBOLS = {
     parameters: ["pointer", "pointer", "u32", "u32", "u32"],
     result: "i32",
   },
+  // (Vm *vm, Image *image, uint32_t port, uint32_t kind) -> Status
+  vmctl_vm_attach_ahci: { parameters: ["pointer", "pointer", "u32", "u32"], result: "i32" },
   // (Vm *vm, int serial_fd, int debug_fd)
   vmctl_vm_set_output: { parameters: ["pointer", "i32", "i32"], result: "void" },
   // (Vm *vm, const u8 *bytes, size_t len) -> accepted

@@ -16,7 +16,7 @@ import {
 } from "./firmware.ts";
 import { type BootSpec, type GuestFile, Machine, type MachineSpec } from "./machine.ts";
 import { loadNative } from "./native.ts";
-import { checkImageFile, closeImages, openImages, planDrives } from "./storage.ts";
+import { checkImageFile, closeImages, type DriveSpec, openImages, planDrives } from "./storage.ts";
 import { formatRegisters } from "./registers.ts";
 
 const STDOUT_FD = 1;
@@ -33,7 +33,7 @@ export async function run(config: RunConfig): Promise<number> {
     kvmDevice: config.kvmDevice,
     ramMib: config.ramMib,
     cpus: 1,
-    boot: bootSpec(config),
+    boot: bootSpec(config, drives),
   };
   checkHostMemory(config.ramMib);
   const native = loadNative();
@@ -90,7 +90,7 @@ export async function run(config: RunConfig): Promise<number> {
 }
 
 /** Reads every file the boot needs, so a missing one is reported before any VM exists. */
-function bootSpec(config: RunConfig): BootSpec {
+function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
   const linux = config.kernel === undefined ? undefined : {
     kernel: checkBzImage(readGuestFile(config.kernel, "kernel")),
     initrd: config.initrd === undefined ? undefined : readGuestFile(config.initrd, "initrd"),
@@ -111,6 +111,7 @@ function bootSpec(config: RunConfig): BootSpec {
   const files = firmwarePolicyFiles({
     linuxLoader: linux !== undefined,
     bootOrder: config.bootOrder,
+    drives,
   });
   if (linux) {
     const loader = requireFile("linuxboot_dma.bin", "QEMU's Linux loader ROM", "qemu-system-data");

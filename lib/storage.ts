@@ -8,33 +8,52 @@ import type { CacheMode, RunConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
 import { type Native, nativeErrorMessage, Status } from "./native.ts";
 
-/** One drive: an image on an IDE channel (0 primary, 1 secondary) as master (0) or slave (1). */
+/** One drive: an image on an AHCI (SATA) port, or on an IDE channel (0 primary, 1 secondary)
+ * as master (0) or slave (1). */
 export interface DriveSpec {
   path: string;
   kind: "disk" | "cdrom";
   readOnly: boolean;
-  channel: 0 | 1;
-  position: 0 | 1;
+  slot: { bus: "ahci"; port: number } | { bus: "ide"; channel: 0 | 1; position: 0 | 1 };
 }
 
-/** Disks fill primary master, primary slave, then the secondary channel around the CD-ROM,
- * which is secondary master (QEMU's -hda/-hdb/-cdrom/-hdd). */
+export const AHCI_PORTS = 6;
+
+/** SATA disks take AHCI ports 0, 1, …; IDE disks (`,ide`) fill primary master, primary slave,
+ * then the secondary channel around the CD-ROM, which is IDE secondary master as QEMU's -cdrom.
+ * (The CD-ROM stays on IDE until SeaBIOS boots ATAPI from vmctl's AHCI: its polled PACKET
+ * commands time out there today.) */
 export function planDrives(config: RunConfig): DriveSpec[] {
   const drives: DriveSpec[] = [];
-  const slots: [0 | 1, 0 | 1][] = [[0, 0], [0, 1], [1, 0], [1, 1]];
-  const free = config.cdrom === undefined ? slots : slots.filter(([c, p]) => !(c === 1 && p === 0));
-  if (config.disks.length > free.length) {
-    throw new UserError(
-      `${config.disks.length} disks given, but the IDE channels hold ${free.length}` +
-        `${config.cdrom === undefined ? "" : " next to the CD-ROM"}: use fewer -d`,
-    );
+  let port = 0;
+  const takePort = (what: string): number => {
+    if (port >= AHCI_PORTS) {
+      throw new UserError(`no SATA port left for ${what}: the AHCI controller has ${AHCI_PORTS}`);
+    }
+    return port++;
+  };
+  const ideSlots: [0 | 1, 0 | 1][] = [[0, 0], [0, 1], [1, 0], [1, 1]];
+  const ideCd = config.cdrom !== undefined;
+  const freeIde = ideCd ? ideSlots.filter(([c, p]) => !(c === 1 && p === 0)) : ideSlots;
+  for (const disk of config.disks) {
+    if (disk.ide) {
+      const next = freeIde.shift();
+      if (next === undefined) {
+        throw new UserError(
+          `too many IDE disks: the IDE channels hold ${ideCd ? 3 : 4}` +
+            `${ideCd ? " next to the CD-ROM" : ""}; leave ',ide' off to use SATA`,
+        );
+      }
+      const [channel, position] = next;
+      drives.push({ ...disk, kind: "disk", slot: { bus: "ide", channel, position } });
+    } else {
+      const slot = { bus: "ahci" as const, port: takePort(disk.path) };
+      drives.push({ path: disk.path, kind: "disk", readOnly: disk.readOnly, slot });
+    }
   }
-  config.disks.forEach((disk, i) => {
-    const [channel, position] = free[i];
-    drives.push({ path: disk.path, kind: "disk", readOnly: disk.readOnly, channel, position });
-  });
   if (config.cdrom !== undefined) {
-    drives.push({ path: config.cdrom, kind: "cdrom", readOnly: true, channel: 1, position: 0 });
+    const slot = { bus: "ide" as const, channel: 1 as const, position: 0 as const };
+    drives.push({ path: config.cdrom, kind: "cdrom", readOnly: true, slot });
   }
   return drives;
 }

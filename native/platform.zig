@@ -52,6 +52,8 @@ pub const pci = struct {
     pub const ide_function: u3 = 1;
     pub const power_management_function: u3 = 3;
     pub const vga_slot: u5 = 2;
+    /// ICH9 AHCI (SATA), where `-device ahci` lands on QEMU's pc machine.
+    pub const ahci_slot: u5 = 3;
     /// Red Hat / "QEMU virtual machine": SeaBIOS recognises a QEMU-like machine by these IDs on
     /// the host bridge and then uses fw_cfg.
     pub const subsystem_vendor_id: u16 = 0x1AF4;

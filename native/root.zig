@@ -172,7 +172,15 @@ export fn vmctl_image_open(path: [*:0]const u8, read_only: bool, cache: u32, sec
 /// (512-byte sectors), 1 CD-ROM (2048-byte sectors, read-only).
 export fn vmctl_vm_attach_ide(vm: *Vm, image: *block.Image, channel: u32, position: u32, kind: u32) Status {
     if (channel > 1 or position > 1 or kind > 1) return .invalid_argument;
-    vm_mod.attachIde(vm, image, @intCast(channel), @intCast(position), @enumFromInt(kind)) catch return .invalid_argument;
+    const slot = vm_mod.DriveSlot{ .ide = .{ .channel = @intCast(channel), .position = @intCast(position) } };
+    vm_mod.attachDrive(vm, image, slot, @enumFromInt(kind)) catch return .invalid_argument;
+    return .ok;
+}
+
+/// Puts an open image on AHCI port `port` (0-5); `kind` as for vmctl_vm_attach_ide.
+export fn vmctl_vm_attach_ahci(vm: *Vm, image: *block.Image, port: u32, kind: u32) Status {
+    if (port > 5 or kind > 1) return .invalid_argument;
+    vm_mod.attachDrive(vm, image, .{ .ahci = @intCast(port) }, @enumFromInt(kind)) catch return .invalid_argument;
     return .ok;
 }
 
@@ -255,6 +263,7 @@ test {
     _ = @import("devices/vga.zig");
     _ = @import("devices/ata.zig");
     _ = @import("devices/ide.zig");
+    _ = @import("devices/ahci.zig");
     _ = @import("boot/linux.zig");
     _ = @import("boot/acpi.zig");
     _ = @import("boot/long_mode.zig");

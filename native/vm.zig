@@ -22,6 +22,8 @@ const vga_mod = @import("devices/vga.zig");
 const ata = @import("devices/ata.zig");
 const ide_mod = @import("devices/ide.zig");
 const Ide = ide_mod.Ide;
+const ahci_mod = @import("devices/ahci.zig");
+const Ahci = ahci_mod.Ahci;
 const block = @import("block.zig");
 const Vga = vga_mod.Vga;
 const piix = @import("devices/piix.zig");
@@ -160,6 +162,9 @@ pub const Vm = struct {
     ide: Ide,
     /// The drives on the IDE channels: [channel * 2 + position]; an image backs each one.
     drives: [4]ata.Drive,
+    ahci: Ahci,
+    /// The drives on the AHCI ports.
+    sata_drives: [ahci_mod.port_count]ata.Drive,
     /// Owns the bytes behind fw_cfg items (firmware files, the kernel for firmware boot) until
     /// the VM is destroyed.
     firmware_storage: std.heap.ArenaAllocator,
@@ -168,6 +173,7 @@ pub const Vm = struct {
     host_bridge: pci.Function,
     isa_bridge: pci.Function,
     ide_function: pci.Function,
+    ahci_function: pci.Function,
     power_management: pci.Function,
     vga_function: pci.Function,
     /// The VGA's video memory, mapped into the guest wherever its BAR 0 points while enabled.
@@ -254,11 +260,14 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
         .vga = undefined,
         .ide = undefined,
         .drives = undefined,
+        .ahci = undefined,
+        .sata_drives = undefined,
         .firmware_storage = std.heap.ArenaAllocator.init(std.heap.page_allocator),
         .pci_bus = undefined,
         .host_bridge = undefined,
         .isa_bridge = undefined,
         .ide_function = undefined,
+        .ahci_function = undefined,
         .power_management = undefined,
         .vga_function = undefined,
         .vram = vram,
@@ -401,6 +410,12 @@ fn initDevices(vm: *Vm) void {
     vm.fw_cfg = FwCfg.init(vm.memory.dma());
     vm.vga = Vga.init(platform.pci.vga_vram_bytes);
     vm.ide = Ide.init(.{ irqLine(vm, platform.ide_primary.irq.?), irqLine(vm, platform.ide_secondary.irq.?) }, vm.memory.dma());
+    vm.ahci = Ahci.init(vm.memory.dma(), .{ .context = vm, .setLevelFn = setAhciIntx });
+}
+
+fn setAhciIntx(context: ?*anyopaque, level: bool) void {
+    const vm: *Vm = @ptrCast(@alignCast(context.?));
+    vm.pci_bus.setIntx(&vm.ahci_function, level);
 }
 
 fn initPciBus(vm: *Vm) void {
@@ -413,6 +428,8 @@ fn initPciBus(vm: *Vm) void {
     vm.isa_bridge = piix.initIsaBridge();
     vm.ide_function = ide_mod.initPciFunction();
     vm.ide_function.handler = vm.ide.pciHandler();
+    vm.ahci_function = ahci_mod.initPciFunction();
+    vm.ahci_function.handler = vm.ahci.pciHandler();
     vm.power_management = piix.initPowerManagement(platform.acpi_pm.base, platform.sci_irq);
     vm.vga_function = pci.Function.init(.{
         .vendor_id = layout.vga_vendor_id,
@@ -420,7 +437,7 @@ fn initPciBus(vm: *Vm) void {
         .class_code = 0x030000,
     });
     vm.vga_function.setBar(0, .memory32_prefetchable, layout.vga_vram_bytes);
-    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.ide_function, &vm.power_management, &vm.vga_function }) |function| {
+    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.ide_function, &vm.power_management, &vm.vga_function, &vm.ahci_function }) |function| {
         function.put16(pci.Config.subsystem_vendor_id, layout.subsystem_vendor_id);
         function.put16(pci.Config.subsystem_id, layout.subsystem_id);
     }
@@ -429,6 +446,7 @@ fn initPciBus(vm: *Vm) void {
     vm.pci_bus.attach(layout.piix_slot, layout.ide_function, &vm.ide_function);
     vm.pci_bus.attach(layout.piix_slot, layout.power_management_function, &vm.power_management);
     vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
+    vm.pci_bus.attach(layout.ahci_slot, 0, &vm.ahci_function);
     vm.pci_bus.setRouter(&vm.isa_bridge);
 }
 
@@ -636,10 +654,13 @@ pub fn textScreen(vm: *Vm, out: []u8) usize {
 
 pub const DriveKind = enum(u32) { disk = 0, cdrom = 1 };
 
-/// Puts an open image on an IDE channel (0 primary, 1 secondary) as master (0) or slave (1).
-/// The image must outlive the VM; the caller opened it with 512-byte (disk) or 2048-byte (CD)
-/// sectors, read-only for a CD.
-pub fn attachIde(vm: *Vm, image: *block.Image, channel: u1, position: u1, kind: DriveKind) error{InvalidDrive}!void {
+/// Where a drive goes: an IDE channel and position, or an AHCI port.
+pub const DriveSlot = union(enum) { ide: struct { channel: u1, position: u1 }, ahci: u3 };
+
+/// Puts an open image on an IDE channel (0 primary, 1 secondary) as master (0) or slave (1), or
+/// on an AHCI port. The image must outlive the VM; the caller opened it with 512-byte (disk) or
+/// 2048-byte (CD) sectors, read-only for a CD.
+pub fn attachDrive(vm: *Vm, image: *block.Image, slot: DriveSlot, kind: DriveKind) error{InvalidDrive}!void {
     const backend = ata.Backend{
         .context = image,
         .sector_bytes = image.sector_bytes,
@@ -654,15 +675,25 @@ pub fn attachIde(vm: *Vm, image: *block.Image, channel: u1, position: u1, kind: 
         ErrorMessage.set("a {s} needs {d}-byte sectors{s}", .{ @tagName(kind), wanted_sector, if (kind == .cdrom) ", read-only" else "" });
         return error.InvalidDrive;
     }
-    const index = @as(usize, channel) * 2 + position;
-    const drive = &vm.drives[index];
+    if (slot == .ahci and slot.ahci >= ahci_mod.port_count) return error.InvalidDrive;
+    const index: usize = switch (slot) {
+        .ide => |ide| @as(usize, ide.channel) * 2 + ide.position,
+        .ahci => |port| vm.drives.len + port,
+    };
+    const drive = switch (slot) {
+        .ide => &vm.drives[index],
+        .ahci => |port| &vm.sata_drives[port],
+    };
     var serial_buffer: [16]u8 = undefined;
     const serial = std.fmt.bufPrint(&serial_buffer, "VMCTL-{d:0>4}", .{index + 1}) catch unreachable;
     drive.* = switch (kind) {
         .disk => ata.Drive.initDisk(backend, .{ .serial = serial }),
         .cdrom => ata.Drive.initCdrom(backend, .{ .serial = serial }),
     };
-    vm.ide.attach(channel, position, drive);
+    switch (slot) {
+        .ide => |ide| vm.ide.attach(ide.channel, ide.position, drive),
+        .ahci => |port| vm.ahci.attach(port, drive),
+    }
 }
 
 fn imageRead(context: *anyopaque, sector: u64, out: []u8) bool {

@@ -28,8 +28,9 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
  * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
  * (forever), `shell` (an interactive sh on the console, then power off), `platform` (PCI
  * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off) or `disk`
- * (loads the storage drivers of the storage initramfs, writes `VMCTL-PATTERN\n` over 64 KiB at
- * 1 MiB into /dev/sda, syncs, prints VMCTL-DISK-WRITTEN, then powers off, or hangs when the
+ * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks, names the
+ * bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB into every
+ * /dev/sd?, syncs, prints VMCTL-DISK-WRITTEN, then powers off, or hangs when the
  * command line also says `vmctl_then=hang`).
  */
 const TEST_INIT = `#!/bin/sh
@@ -51,10 +52,22 @@ case "$mode" in
   shell) setsid cttyhack sh; poweroff -f ;;
   disk)
     for m in $(cat /lib/modules/load-order 2>/dev/null); do insmod /lib/modules/$m.ko; done
+    want=1
+    for word in $(cat /proc/cmdline); do
+      case "$word" in vmctl_disks=*) want="\${word#vmctl_disks=}" ;; esac
+    done
     i=0
-    while [ ! -b /dev/sda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-    echo "disk: $(cat /sys/block/sda/size 2>/dev/null) sectors"
-    yes VMCTL-PATTERN | head -c 65536 | dd of=/dev/sda bs=4096 seek=256 conv=fsync 2>/dev/null
+    while [ $(ls -d /sys/block/sd? 2>/dev/null | wc -l) -lt $want ] && [ $i -lt 300 ]; do
+      sleep 0.1; i=$((i + 1))
+    done
+    for d in /sys/bus/pci/drivers/ahci/0000:* /sys/bus/pci/drivers/ata_piix/0000:*; do
+      [ -e "$d" ] && echo "driver: $(basename $(dirname $d)) $(basename $d)"
+    done
+    for b in /sys/block/sd?; do
+      d=\${b##*/}
+      echo "disk: $d $(cat $b/size) sectors"
+      yes VMCTL-PATTERN | head -c 65536 | dd of=/dev/$d bs=4096 seek=256 conv=fsync 2>/dev/null
+    done
     sync
     echo VMCTL-DISK-WRITTEN
     case " $(cat /proc/cmdline) " in *" vmctl_then=hang "*) while :; do sleep 3600; done ;; esac
@@ -239,6 +252,8 @@ const STORAGE_MODULES = [
   "drivers/scsi/scsi_mod",
   "drivers/ata/libata",
   "drivers/ata/ata_piix",
+  "drivers/ata/libahci",
+  "drivers/ata/ahci",
   "crypto/crct10dif_common",
   "crypto/crct10dif_generic",
   "lib/crc-t10dif",

@@ -398,10 +398,11 @@ pub const Bus = struct {
         self.routeAll();
     }
 
-    /// The PIRQ line (0-3) a slot's pin reaches: the usual rotation, which the DSDT's _PRT repeats.
+    /// The PIRQ line (0-3) a slot's pin reaches: PIIX boards rotate by slot so that slot 1 INTA#
+    /// is PIRQA#; the DSDT's _PRT and SeaBIOS assume the same wiring.
     pub fn pirqOf(slot: u5, pin: u8) u2 {
         assert(pin >= 1 and pin <= 4);
-        return @truncate(@as(u8, slot) +% (pin - 1));
+        return @truncate(@as(u8, slot) +% 3 +% (pin - 1));
     }
 
     /// Recomputes all four PIRQ lines and drives the ISA IRQs they are routed to.
@@ -622,10 +623,13 @@ test "INTx follows the PIRQ routing, shares lines and honours INTx disable" {
     bus.setRouter(&isa);
     var a = Function.init(.{ .vendor_id = 1, .device_id = 1, .class_code = 0x020000, .interrupt_pin = 1 });
     var b = Function.init(.{ .vendor_id = 1, .device_id = 2, .class_code = 0x020000, .interrupt_pin = 1 });
-    bus.attach(3, 0, &a); // slot 3, INTA -> PIRQD
-    bus.attach(7, 0, &b); // slot 7, INTA -> PIRQD as well
-    try testing.expectEqual(@as(u2, 3), Bus.pirqOf(3, 1));
-    try testing.expectEqual(@as(u2, 0), Bus.pirqOf(4, 1));
+    bus.attach(4, 0, &a); // slot 4, INTA -> PIRQD
+    bus.attach(8, 0, &b); // slot 8, INTA -> PIRQD as well
+    try testing.expectEqual(@as(u2, 0), Bus.pirqOf(1, 1));
+    try testing.expectEqual(@as(u2, 2), Bus.pirqOf(3, 1));
+    try testing.expectEqual(@as(u2, 3), Bus.pirqOf(3, 2));
+    try testing.expectEqual(@as(u2, 3), Bus.pirqOf(4, 1));
+    try testing.expectEqual(@as(u2, 0), Bus.pirqOf(5, 1));
 
     // Not routed yet: nothing happens.
     bus.setIntx(&a, true);
@@ -642,9 +646,9 @@ test "INTx follows the PIRQ routing, shares lines and honours INTx disable" {
 
     // INTx disable masks the pin.
     bus.setIntx(&a, true);
-    writeConfig32(&bus, 3, 0, 0x04, command_intx_disable);
+    writeConfig32(&bus, 4, 0, 0x04, command_intx_disable);
     try testing.expect(!log.levels[11]);
-    writeConfig32(&bus, 3, 0, 0x04, 0);
+    writeConfig32(&bus, 4, 0, 0x04, 0);
     try testing.expect(log.levels[11]);
     // Re-routing moves the level; disabling the route drops it.
     writeConfig32(&bus, 1, 0, 0x60, 0x050B_0A0A);

@@ -5,14 +5,16 @@
 //   't' triple fault
 //   'd' instead of the port fuzzing, attack the PCI bus, fw_cfg and the VGA (see `devices`),
 //       checking what vmctl does, then power off as 'p' does
+//   'i' instead of the port fuzzing, attack the IDE controller and its drives (see `storage`):
+//       the test puts a disk image and a CD on the IDE channels; then power off as 'p' does
 // Ports that would end the run early (PM1 control, 0xCF9, i8042 command) are spared until then,
 // and so is KVM's in-kernel PIT (see `spared`).
 // An upper-case action letter skips the fuzzing and goes straight to the report and the end.
 //
-// The device attacks print one line per phase on COM1: "PCI-OK", "FWCFG-OK", "VGA-OK", or
-// "<phase>-FAIL check C got G want W (N failed)" naming the first check that failed. The guest
-// runs with -r 64: RAM is guest-physical 0 to 64 MiB, identity-mapped (with the rest of the first
-// 4 GiB) by the boot page tables. What it uses of it:
+// The device attacks print one line per phase on COM1: "PCI-OK", "FWCFG-OK", "VGA-OK" ('d'),
+// "IDE-OK", "IDE-DMA-OK", ... ('i'), or "<phase>-FAIL check C got G want W (N failed)" naming
+// the first check that failed. The guest runs with -r 64: RAM is guest-physical 0 to 64 MiB,
+// identity-mapped (with the rest of the first 4 GiB) by the boot page tables. What it uses of it:
         .set    VARS, 0x60000             // the failure record, checksums, PCI snapshots
         .set    FAIL_ID, VARS             // first failed check (0: none yet)
         .set    FAIL_COUNT, VARS + 4
@@ -42,11 +44,53 @@
 // Every checksummed range (the canary, this code, RAM16, the last page of RAM and page 0) is
 // compared again after each attack: vmctl must never write to guest RAM it was not asked to.
 
+// 'i' uses the same guards and checksums, and these (see `storage`):
+        .set    IDE_CFG, 0x80000900       // 00:01.1 PIIX3 IDE
+        .set    IDE_BM, 0xC000            // where the guest puts BAR4, the bus-master registers
+        .set    IDE_PRD, 0x900000         // PRD tables (64 KiB aligned)
+        .set    IDE_OUT, 0xA00000         // what DMA and PIO writes send to the disk
+        .set    IDE_IN, 0xB00000          // where reads land (up to 512 KiB), 0xAA around them
+        .set    IDE_IN_BYTES, 0x21000     // what a DMA case checks: 128 KiB and a 4 KiB margin
+        .set    IDE_IDENT, 0xC00000       // IDENTIFY data
+        .set    IDE_CDB, 0xC01000         // the ATAPI command packet being sent
+        .set    FUZZ_PRD, 0x3000000       // 64 KiB of descriptors, all into SCRATCH (the port fuzz)
+        .set    DISK_SECTORS, 2048        // the test's disk image: 1 MiB
+        .set    CUR_BASE, VARS + 0x400    // the channel in use: command block, control, bus master
+        .set    CUR_CTRL, VARS + 0x404
+        .set    CUR_BM, VARS + 0x408
+        .set    PIO_DWORDS, VARS + 0x40C  // PIO data moves in dwords instead of words
+        .set    ATAPI_CAP, VARS + 0x410   // the most PIO blocks atapi_drain reads
+        .set    ATAPI_BYTES, VARS + 0x414 // what the last data phase announced
+        .set    ATAPI_BAD, VARS + 0x418   // protocol faults seen (BSY, wrong phase, byte counts)
+        .set    ATAPI_DATA, VARS + 0x41C  // random packets that moved data
+        .set    ATAPI_ERRORS, VARS + 0x420 // random packets that ended in CHECK CONDITION
+        .set    FUZZ_VALUE, VARS + 0x424  // the value being filtered for the IDE port fuzz
+        .set    SUM_FUZZ_PRD, VARS + 0x428
+        .set    ATAPI_FUZZ_COUNT, 256
+        .set    IDE_FUZZ_COUNT, 16000
+        .set    IDE_FUZZ_PORTS, 34        // entries of ide_fuzz_ports
+        .set    EOT, 0x80000000           // put_prd: the descriptor ends the table
+        .set    PRD_NONE, 0xFFFFFFFF      // DMA_CASE: no second descriptor
+        .set    TO_MEM, 0x08              // bus-master direction: the controller writes RAM
+        .set    AT_A0, 0x40               // DMA_CASE: the data is at the first descriptor's address
+        .set    EARLY, 0x80               // DMA_CASE: the engine starts before the command
+        // ide_cmd's command word: opcode | device << 8 | 0x10000 for the 48-bit register order
+        .set    READ_DMA, 0xE0C8
+        .set    WRITE_DMA, 0xE0CA
+        .set    READ_DMA_EXT, 0x14025
+        .set    WRITE_DMA_EXT, 0x14035
+        .set    READ_SECTORS, 0xE020
+        .set    WRITE_SECTORS, 0xE030
+        .set    READ_SECTORS_EXT, 0x14024
+        .set    WRITE_SECTORS_EXT, 0x14034
+        .set    READ_MULTIPLE, 0xE0C4
+        .set    WRITE_MULTIPLE, 0xE0C5
+
         .set    PCI_ENABLE, 0x80000000
         .set    ISA_CFG, 0x80000800       // 00:01.0 PIIX3
         .set    VGA_CFG, 0x80001000       // 00:02.0 std VGA
         .set    OTHER_BUS_DEVFNS, 24      // buses 1 and 255: slots 0-2, where bus 0 has devices
-        .set    KNOWN_COUNT, 5            // functions on bus 0: see known_devfns
+        .set    KNOWN_COUNT, 6            // functions on bus 0: see known_devfns
         .set    FW_SEL, 0x510
         .set    FW_DATA, 0x511
         .set    FW_DMA_HIGH, 0x514
@@ -76,6 +120,8 @@ image_start:                              // local: `lea _start(%rip)` would nee
         jz      report
         cmpb    $'d', (%rax)
         je      devices
+        cmpb    $'i', (%rax)
+        je      storage
 
         // 1. Every port: one write and one read, of a width that rotates with the port number.
         xor     %ebx, %ebx
@@ -166,6 +212,8 @@ finish:
         je      power_off
         cmp     $'d', %al
         je      power_off
+        cmp     $'i', %al
+        je      power_off
         cmp     $'h', %al
         je      hang
         // Resets wait ~0.2 s (TSC ticks) first: a guest resetting as fast as it can makes vmctl
@@ -217,19 +265,7 @@ triple_fault:
 // The exit budget matters: each port access or unmapped MMIO access costs ~60 us in the nested
 // test box, so bulk traffic goes through string I/O where one exit carries a page of accesses.
 devices:
-        call    com1_init
-        movl    $0, FAIL_ID
-        movl    $0, FAIL_COUNT
-        mov     $CANARY, %edi
-        mov     $CANARY_DWORDS, %ecx
-        call    fill_random
-        mov     $RAM16, %edi
-        mov     $1024, %ecx
-        call    fill_random
-        mov     $RAM_END_PAGE, %edi
-        mov     $1024, %ecx
-        call    fill_random
-        call    save_sums
+        call    guards
         call    apic_versions
         mov     %rax, APIC_VERSIONS
 
@@ -1402,7 +1438,1890 @@ vga_fuzz_next:
         call    check_apics
         ret
 
+// ---- 'i': the IDE controller and its drives under attack ---------------------------------
+// The test attaches a disk image of DISK_SECTORS sectors (-d: primary master), every dword of
+// sector s holding s, and an ISO (-i: secondary master, ATAPI), and afterwards checks that the
+// image changed only where this guest wrote (see fill_pattern for what it writes, and
+// hostile_guest_test.ts for the list of sectors). One line per phase on COM1: "IDE-OK",
+// "IDE-DMA-OK", "IDE-CMD-OK", "IDE-ATAPI-OK", "IDE-FUZZ-OK" or "<phase>-FAIL ...". Checks are
+// numbered by phase: 0x4xx IDE (0x5xx its DMA cases, 16 each), 0x6xx-0x8xx the DMA attacks,
+// 0x9xx DMA to the CD and SRST, 0xAxx commands, 0xBxx ATAPI, 0xCxx the port fuzz. A later
+// controller (AHCI) gets phases of its own after these.
+storage:
+        call    guards
+        call    ide_phase
+        lea     ide_name(%rip), %rsi
+        call    phase_report
+        call    ide_dma_phase
+        lea     ide_dma_name(%rip), %rsi
+        call    phase_report
+        call    ide_cmd_phase
+        lea     ide_cmd_name(%rip), %rsi
+        call    phase_report
+        call    atapi_phase
+        lea     atapi_name(%rip), %rsi
+        call    phase_report
+        call    ide_fuzz_phase
+        lea     ide_fuzz_name(%rip), %rsi
+        call    phase_report
+        jmp     report
+
+// PIO WRITE of `count` sectors of pattern `kind` at `lba` from IDE_OUT: every block must be
+// asked for (check), the command must end well (check + 1).
+        .macro  PIO_WRITE command, lba, count, kind, check
+        mov     $IDE_OUT, %edi
+        mov     $\lba, %esi
+        mov     $\count, %ecx
+        mov     $\kind, %edx
+        call    fill_pattern
+        mov     $\command, %eax
+        call    ide_cmd
+        mov     $IDE_OUT, %esi
+        call    pio_out
+        xor     %edx, %edx
+        mov     $\check, %edi
+        call    expect
+        mov     $0x50, %edx
+        inc     %edi
+        call    ide_check
+        .endm
+
+// PIO READ of `count` sectors at `lba` into IDE_IN: every block there (check), the command
+// ended well (check + 1), the data is pattern `kind` (check + 2).
+        .macro  PIO_READ command, lba, count, kind, check
+        mov     $IDE_IN, %edi
+        mov     $\count * 512, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     $\command, %eax
+        mov     $\lba, %esi
+        mov     $\count, %ecx
+        call    ide_cmd
+        call    pio_in
+        xor     %edx, %edx
+        mov     $\check, %edi
+        call    expect
+        mov     $0x50, %edx
+        inc     %edi
+        call    ide_check
+        mov     $IDE_IN, %edi
+        mov     $\kind, %edx
+        call    pattern_check
+        xor     %edx, %edx
+        mov     $\check + 2, %edi
+        call    expect
+        .endm
+
+// ---- IDE: the function, IDENTIFY, legitimate DMA and PIO ---------------------------------
+ide_phase:
+        // 1. 00:01.1 is the PIIX3 IDE function; BAR4 sizes as 16 I/O ports; put it at IDE_BM with
+        //    I/O decoding and bus mastering on. Both channels' drives are DMA capable.
+        mov     $IDE_CFG, %eax
+        call    pci_read
+        mov     $0x70108086, %edx
+        mov     $0x400, %edi
+        call    expect
+        mov     $IDE_CFG | 0x20, %eax
+        mov     $0xFFFFFFFF, %ecx
+        call    pci_write
+        mov     $IDE_CFG | 0x20, %eax
+        call    pci_read
+        and     $0xFFFF, %eax
+        mov     $0xFFF1, %edx
+        mov     $0x401, %edi
+        call    expect
+        mov     $IDE_CFG | 0x20, %eax
+        mov     $IDE_BM, %ecx
+        call    pci_write
+        mov     $IDE_CFG | 0x04, %eax
+        mov     $5, %ecx                  // I/O space, bus master
+        call    pci_write
+        mov     $IDE_CFG | 0x20, %eax
+        call    pci_read
+        mov     $IDE_BM | 1, %edx
+        mov     $0x402, %edi
+        call    expect
+        call    ide_use_primary
+        call    bm_status_byte
+        mov     $0x20, %edx
+        mov     $0x403, %edi
+        call    expect
+        call    ide_use_secondary
+        call    bm_status_byte
+        mov     $0x404, %edi
+        call    expect
+
+        // 2. IDENTIFY DEVICE: the capacity in LBA28 and LBA48 words, 48-bit and DMA support, the
+        //    integrity word.
+        call    ide_use_primary
+        mov     $0xE0EC, %eax
+        xor     %ecx, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        mov     $0x58, %edx
+        mov     $0x405, %edi
+        call    ide_check
+        mov     $IDE_IDENT, %edi
+        mov     $1, %ecx
+        call    pio_in
+        xor     %edx, %edx
+        mov     $0x406, %edi
+        call    expect
+        mov     $0x50, %edx
+        mov     $0x407, %edi
+        call    ide_check
+        movzwl  IDE_IDENT, %eax           // word 0: ATA
+        mov     $0x0040, %edx
+        mov     $0x408, %edi
+        call    expect
+        mov     IDE_IDENT + 120, %eax     // words 60-61
+        mov     $DISK_SECTORS, %edx
+        mov     $0x409, %edi
+        call    expect
+        mov     IDE_IDENT + 200, %rax     // words 100-103
+        mov     $0x40A, %edi
+        call    expect
+        movzwl  IDE_IDENT + 166, %eax     // word 83 bit 10: 48-bit addresses
+        and     $0x400, %eax
+        mov     $0x400, %edx
+        mov     $0x40B, %edi
+        call    expect
+        movzwl  IDE_IDENT + 98, %eax      // word 49 bit 8: DMA
+        and     $0x100, %eax
+        mov     $0x100, %edx
+        mov     $0x40C, %edi
+        call    expect
+        movzbl  IDE_IDENT + 510, %eax
+        mov     $0xA5, %edx
+        mov     $0x40D, %edi
+        call    expect
+        mov     $IDE_IDENT, %esi
+        mov     $512, %ecx
+        xor     %eax, %eax
+1:      add     (%rsi), %al
+        inc     %rsi
+        dec     %ecx
+        jnz     1b
+        movzbl  %al, %eax
+        xor     %edx, %edx
+        mov     $0x40E, %edi
+        call    expect
+        // IDENTIFY PACKET DEVICE on the CD: ATAPI, a CD-ROM.
+        call    ide_use_secondary
+        mov     $0xA0A1, %eax
+        call    ide_cmd
+        mov     $0x58, %edx
+        mov     $0x40F, %edi
+        call    ide_check
+        mov     $IDE_IDENT, %edi
+        mov     $1, %ecx
+        call    pio_in
+        xor     %edx, %edx
+        mov     $0x410, %edi
+        call    expect
+        movzwl  IDE_IDENT, %eax
+        shr     $8, %eax
+        mov     $0x85, %edx
+        mov     $0x411, %edi
+        call    expect
+        mov     $0x50, %edx
+        mov     $0x412, %edi
+        call    ide_check
+
+        // 3. DMA done right: written, read back, the neighbours untouched, 64 KiB descriptors up
+        //    to the end of RAM and of the image, tables at RAM's end and across a page.
+        call    ide_use_primary
+        lea     legit_cases(%rip), %r12
+        lea     legit_cases_end(%rip), %r13
+        mov     $0x500, %ebp
+        call    dma_cases_run
+
+        // 4. PIO done right: READ/WRITE SECTORS in words and in dwords, MULTIPLE in blocks of 16,
+        //    the 48-bit commands at the image's last sector.
+        PIO_WRITE WRITE_SECTORS, 40, 2, 2, 0x420
+        PIO_READ READ_SECTORS, 40, 2, 2, 0x422
+        PIO_READ READ_SECTORS, 42, 1, 0, 0x425
+        mov     $0xE0C6, %eax             // SET MULTIPLE MODE: 16 sectors
+        mov     $16, %ecx
+        call    ide_cmd
+        mov     $0x50, %edx
+        mov     $0x428, %edi
+        call    ide_check
+        PIO_WRITE WRITE_MULTIPLE, 100, 20, 4, 0x429
+        PIO_READ READ_MULTIPLE, 100, 20, 4, 0x42B
+        PIO_WRITE WRITE_SECTORS_EXT, DISK_SECTORS - 1, 1, 3, 0x42E
+        PIO_READ READ_SECTORS_EXT, DISK_SECTORS - 1, 1, 3, 0x430
+        PIO_READ READ_SECTORS_EXT, DISK_SECTORS - 2, 1, 0, 0x433
+        movl    $1, PIO_DWORDS
+        PIO_WRITE WRITE_SECTORS, 200, 1, 6, 0x436
+        PIO_READ READ_SECTORS, 200, 1, 6, 0x438
+        movl    $0, PIO_DWORDS
+        mov     $0x43B, %edi
+        call    check_sums
+        ret
+
+// ---- IDE-DMA: PRD tables and descriptors outside RAM, short tables, the wrong direction, ------
+// ranges beyond the image, SRST while a DMA command waits.
+ide_dma_phase:
+        call    ide_use_primary
+        lea     dma_attacks(%rip), %r12
+        lea     dma_attacks_end(%rip), %r13
+        mov     $0x600, %ebp
+        call    dma_cases_run
+        // DMA commands to the CD: a packet device aborts them; nothing moves.
+        call    ide_use_secondary
+        lea     cd_dma_attacks(%rip), %r12
+        lea     cd_dma_attacks_end(%rip), %r13
+        mov     $0x900, %ebp
+        call    dma_cases_run
+
+        // SRST between a WRITE DMA command and the engine's start: the command is gone, the
+        // engine finds nothing to do, nothing is written (sectors 380-383).
+        call    ide_use_primary
+        mov     $IDE_OUT, %edi
+        mov     $380, %esi
+        mov     $4, %ecx
+        mov     $17, %edx
+        call    fill_pattern
+        mov     $IDE_PRD, %edi
+        mov     $IDE_OUT, %esi
+        mov     $EOT | 0x800, %ecx
+        call    put_prd
+        mov     $IDE_PRD, %esi
+        xor     %ecx, %ecx
+        call    bm_setup
+        mov     $WRITE_DMA, %eax
+        mov     $4, %ecx
+        mov     $380, %esi
+        call    ide_cmd
+        mov     $0x58, %edx
+        mov     $0x940, %edi
+        call    ide_check
+        mov     $0x04, %al
+        call    ide_control
+        call    ide_result                // every register reads BSY while SRST is held
+        mov     $0x8080, %edx
+        mov     $0x941, %edi
+        call    expect
+        xor     %eax, %eax
+        call    ide_control
+        mov     $0x0150, %edx             // ready, diagnostic code 1, the ATA signature
+        mov     $0x942, %edi
+        call    ide_check
+        call    ide_signature
+        mov     $0x00000101, %edx
+        mov     $0x943, %edi
+        call    expect
+        xor     %ecx, %ecx
+        call    bm_start
+        mov     $1, %edx                  // active, no interrupt, no error
+        mov     $0x944, %edi
+        call    bm_check
+        call    bm_stop
+        PIO_READ READ_SECTORS, 380, 4, 0, 0x945
+        // The same with READ DMA: the buffer keeps its sentinel.
+        mov     $IDE_IN, %edi
+        mov     $IDE_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     $IDE_PRD, %edi
+        mov     $IDE_IN, %esi
+        mov     $EOT | 0x800, %ecx
+        call    put_prd
+        mov     $IDE_PRD, %esi
+        mov     $TO_MEM, %ecx
+        call    bm_setup
+        mov     $READ_DMA, %eax
+        mov     $4, %ecx
+        mov     $1000, %esi
+        call    ide_cmd
+        call    ide_srst
+        mov     $TO_MEM, %ecx
+        call    bm_start
+        mov     $1, %edx
+        mov     $0x948, %edi
+        call    bm_check
+        call    bm_stop
+        mov     $IDE_IN, %edi
+        mov     $IDE_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        mov     $0x949, %edi
+        call    expect
+        // A command written while a DMA command waits replaces it (sector 390 stays).
+        mov     $IDE_OUT, %edi
+        mov     $390, %esi
+        mov     $1, %ecx
+        mov     $18, %edx
+        call    fill_pattern
+        mov     $IDE_PRD, %edi
+        mov     $IDE_OUT, %esi
+        mov     $EOT | 0x200, %ecx
+        call    put_prd
+        mov     $IDE_PRD, %esi
+        xor     %ecx, %ecx
+        call    bm_setup
+        mov     $WRITE_DMA, %eax
+        mov     $1, %ecx
+        mov     $390, %esi
+        call    ide_cmd
+        mov     $0xE0EC, %eax             // IDENTIFY DEVICE
+        call    ide_cmd
+        xor     %ecx, %ecx
+        call    bm_start
+        mov     $5, %edx                  // active; IDENTIFY's interrupt
+        mov     $0x94A, %edi
+        call    bm_check
+        call    bm_stop
+        mov     $IDE_IDENT, %edi
+        mov     $1, %ecx
+        call    pio_in
+        xor     %edx, %edx
+        mov     $0x94B, %edi
+        call    expect
+        PIO_READ READ_SECTORS, 390, 1, 0, 0x94C
+
+        // SRST in the middle of a PIO write: the finished sector (320) may be on the disk, the
+        // half-sent one (321) is not, and what comes after the reset goes nowhere.
+        mov     $IDE_OUT, %edi
+        mov     $320, %esi
+        mov     $2, %ecx
+        mov     $9, %edx
+        call    fill_pattern
+        mov     $WRITE_SECTORS, %eax
+        mov     $2, %ecx
+        mov     $320, %esi
+        call    ide_cmd
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $384, %ecx
+        rep outsw
+        call    ide_srst
+        mov     CUR_BASE, %edx
+        mov     $384, %ecx
+        rep outsw
+        mov     $0x0150, %edx
+        mov     $0x950, %edi
+        call    ide_check
+        PIO_READ READ_SECTORS, 321, 1, 0, 0x951
+        // More data than the command asked for: sector 330 gets the first 512 bytes, 331 nothing.
+        mov     $IDE_OUT, %edi
+        mov     $330, %esi
+        mov     $2, %ecx
+        mov     $10, %edx
+        call    fill_pattern
+        mov     $WRITE_SECTORS, %eax
+        mov     $1, %ecx
+        mov     $330, %esi
+        call    ide_cmd
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $512, %ecx
+        rep outsw
+        mov     $0x50, %edx
+        mov     $0x954, %edi
+        call    ide_check
+        PIO_READ READ_SECTORS, 330, 1, 10, 0x955
+        PIO_READ READ_SECTORS, 331, 1, 0, 0x958
+
+        // SRST on the CD halfway through the command packet: the rest goes nowhere, the drive
+        // posts the ATAPI signature.
+        call    ide_use_secondary
+        lea     cdb_read_pvd(%rip), %rsi
+        call    set_cdb
+        mov     CUR_BASE, %edx
+        inc     %edx
+        xor     %eax, %eax
+        out     %al, %dx                  // features: PIO
+        add     $3, %edx
+        out     %al, %dx                  // byte count limit 0x800
+        inc     %edx
+        mov     $0x08, %al
+        out     %al, %dx
+        inc     %edx
+        mov     $0xA0, %al
+        out     %al, %dx
+        inc     %edx
+        out     %al, %dx                  // PACKET
+        mov     $IDE_CDB, %esi
+        mov     CUR_BASE, %edx
+        mov     $3, %ecx
+        rep outsw
+        call    ide_srst
+        mov     CUR_BASE, %edx
+        mov     $3, %ecx
+        rep outsw
+        mov     $0x0100, %edx
+        mov     $0x95B, %edi
+        call    ide_check
+        call    ide_signature
+        mov     $0xEB140101, %edx
+        mov     $0x95C, %edi
+        call    expect
+        mov     $0x95D, %edi
+        call    check_sums
+        ret
+
+// ---- IDE-CMD: LBAs beyond the image, every opcode, writes to the CD, absent drives, the -------
+// data port with no command pending.
+ide_cmd_phase:
+        call    ide_use_primary
+        // 1. Ranges beyond the image by PIO, in LBA28, LBA48 (up to 2^48 - 1, and 65536 sectors)
+        //    and CHS: IDNF before any data phase; data sent anyway goes nowhere.
+        mov     $IDE_OUT, %edi
+        mov     $DISK_SECTORS - 8, %esi
+        mov     $8, %ecx
+        mov     $15, %edx
+        call    fill_pattern
+        lea     range_cases(%rip), %r12
+        lea     range_cases_end(%rip), %r13
+        mov     $0xA00, %ebp
+1:      mov     (%r12), %eax
+        mov     4(%r12), %ecx
+        mov     8(%r12), %rsi
+        call    ide_cmd
+        movzwl  16(%r12), %edx
+        mov     %ebp, %edi
+        call    ide_check
+        cmpb    $0, 18(%r12)
+        je      2f
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        rep outsw
+        movzwl  16(%r12), %edx
+        call    ide_check
+2:      add     $24, %r12
+        inc     %ebp
+        cmp     %r13, %r12
+        jb      1b
+
+        // 2. Every opcode once, count 0 and LBA 0: those the drive does not know abort; none
+        //    writes (write commands get no data, the engine is stopped).
+        call    bm_stop
+        mov     $0xE0, %ebx
+        lea     disk_opcodes(%rip), %r12
+        mov     $0xA40, %ebp
+        call    opcode_sweep
+        mov     $0xE0C6, %eax             // SET MULTIPLE MODE back to 16 (the sweep set 0)
+        mov     $16, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        mov     $0x50, %edx
+        mov     $0xA41, %edi
+        call    ide_check
+        call    ide_use_secondary
+        call    bm_stop
+        mov     $0xA0, %ebx
+        lea     cd_opcodes(%rip), %r12
+        mov     $0xA42, %ebp
+        call    opcode_sweep
+
+        // 3. ATA writes to the CD abort (data sent anyway goes nowhere); IDENTIFY DEVICE aborts
+        //    with the ATAPI signature.
+        mov     $0xA030, %eax
+        mov     $1, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        mov     $0x0441, %edx
+        mov     $0xA43, %edi
+        call    ide_check
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $1024, %ecx
+        rep outsw
+        mov     $0x0441, %edx
+        mov     $0xA44, %edi
+        call    ide_check
+        mov     $0x14034 | 0xA000, %eax   // WRITE SECTORS EXT
+        mov     $1, %ecx
+        call    ide_cmd
+        mov     $0x0441, %edx
+        mov     $0xA45, %edi
+        call    ide_check
+        mov     $0xA0EC, %eax
+        call    ide_cmd
+        mov     $0x0441, %edx
+        mov     $0xA46, %edi
+        call    ide_check
+        call    ide_signature
+        mov     $0xEB140101, %edx
+        mov     $0xA47, %edi
+        call    expect
+
+        // 4. Absent drives (both slaves): registers read 0, commands do nothing, the data port
+        //    gives zeros and takes nothing.
+        call    ide_use_primary
+        mov     $0xF0, %al
+        call    ide_select
+        call    ide_result
+        xor     %edx, %edx
+        mov     $0xA48, %edi
+        call    expect
+        mov     $0xF0EC, %eax
+        xor     %ecx, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        call    ide_result
+        mov     $0xA49, %edi
+        call    expect
+        mov     $IDE_IN, %edi
+        mov     $512, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        rep insw
+        mov     $IDE_IN, %edi
+        mov     $512, %ecx
+        xor     %eax, %eax
+        call    bytes_equal
+        xor     %edx, %edx
+        mov     $0xA4A, %edi
+        call    expect
+        mov     $0xF030, %eax             // WRITE SECTORS at 0, and its data: nowhere
+        mov     $1, %ecx
+        call    ide_cmd
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        rep outsw
+        call    ide_result
+        xor     %edx, %edx
+        mov     $0xA4B, %edi
+        call    expect
+        mov     $0xE0, %al                // the master, as it was (SET MULTIPLE MODE's result)
+        call    ide_select
+        mov     $0x50, %edx
+        mov     $0xA4C, %edi
+        call    ide_check
+        call    ide_use_secondary
+        mov     $0xB0, %al
+        call    ide_select
+        mov     $0xB0A0, %eax             // PACKET to nobody
+        xor     %ecx, %ecx
+        call    ide_cmd
+        call    ide_result
+        xor     %edx, %edx
+        mov     $0xA4D, %edi
+        call    expect
+        mov     $0xA0, %al
+        call    ide_select
+
+        // 5. The data port with no command pending, in every width, both ways, on both drives:
+        //    the status stays as the last command left it.
+        call    ide_use_primary
+        mov     $0x50, %ebx
+        mov     $0xA50, %edi
+        call    idle_data_port
+        call    ide_use_secondary
+        mov     $0x0441, %ebx             // IDENTIFY DEVICE's abort, from step 3
+        mov     $0xA52, %edi
+        call    idle_data_port
+        // Data written during a data-in command, and read during a data-out one, goes nowhere.
+        call    ide_use_primary
+        mov     $IDE_OUT, %edi
+        mov     $900, %esi
+        mov     $1, %ecx
+        mov     $16, %edx
+        call    fill_pattern
+        mov     $READ_SECTORS, %eax
+        mov     $1, %ecx
+        mov     $900, %esi
+        call    ide_cmd
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        rep outsw
+        mov     $IDE_IN, %edi
+        mov     $1, %ecx
+        call    pio_in
+        xor     %edx, %edx
+        mov     $0xA54, %edi
+        call    expect
+        mov     $IDE_IN, %edi
+        mov     $900, %esi
+        mov     $1, %ecx
+        xor     %edx, %edx
+        call    pattern_check
+        mov     $0xA55, %edi
+        call    expect
+        mov     $IDE_OUT, %edi
+        mov     $910, %esi
+        mov     $1, %ecx
+        mov     $16, %edx
+        call    fill_pattern
+        mov     $WRITE_SECTORS, %eax
+        call    ide_cmd
+        mov     $IDE_IN, %edi
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        rep insw
+        mov     $IDE_OUT, %esi
+        mov     $1, %ecx
+        call    pio_out
+        xor     %edx, %edx
+        mov     $0xA56, %edi
+        call    expect
+        mov     $0x50, %edx
+        mov     $0xA57, %edi
+        call    ide_check
+        PIO_READ READ_SECTORS, 910, 1, 16, 0xA58
+        mov     $0xA5B, %edi
+        call    check_sums
+        ret
+
+// Checks %edi and %edi + 1: the data port of the current channel, with no command pending,
+// read and written in words, dwords and bytes (refused), leaves status and error as %ebx says.
+idle_data_port:
+        push    %rdi
+        mov     CUR_BASE, %edx
+        mov     $IDE_IN, %edi
+        mov     $4096, %ecx
+        rep insw
+        mov     $2048, %ecx
+        rep insl
+        mov     $64, %ecx
+        rep insb
+        mov     $IDE_OUT, %esi
+        mov     $4096, %ecx
+        rep outsw
+        mov     $2048, %ecx
+        rep outsl
+        mov     $64, %ecx
+        rep outsb
+        pop     %rdi
+        mov     %ebx, %edx
+        call    ide_check
+        inc     %edi
+        mov     %ebx, %edx
+        jmp     ide_check
+
+// Every opcode once on the current channel to device %ebx (master), count 0 and LBA 0 in the
+// 48-bit register order, features 0. The list at %r12 (first, last, outcome; outcome 0xFF ends
+// it) says what the drive does: 1 no error (DRQ allowed), 2 IDNF; any other opcode must abort.
+// Check %ebp, with the opcode in bits 39:32 of what it reports.
+opcode_sweep:
+        push    %r9
+        push    %r13
+        xor     %r13d, %r13d
+1:      mov     %ebx, %eax
+        shl     $8, %eax
+        or      %r13d, %eax
+        or      $0x10000, %eax
+        xor     %ecx, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        call    ide_result
+        mov     %eax, %r9d
+        mov     %r12, %rsi                // the outcome the list names, 0 (abort) by default
+        xor     %ecx, %ecx
+2:      movzbl  2(%rsi), %eax
+        cmp     $0xFF, %eax
+        je      4f
+        cmp     (%rsi), %r13b
+        jb      3f
+        cmp     1(%rsi), %r13b
+        ja      3f
+        mov     %eax, %ecx
+        jmp     4f
+3:      add     $3, %rsi
+        jmp     2b
+4:      mov     %r9d, %eax
+        mov     %r9d, %edx
+        and     $0x89, %edx               // BSY, DRQ, ERR
+        cmp     $1, %ecx
+        je      5f
+        cmp     $2, %ecx
+        je      6f
+        and     $0x0400, %eax             // abort: ERR and ABRT, no DRQ
+        or      %edx, %eax
+        mov     $0x0401, %edx
+        jmp     7f
+5:      and     $0x81, %eax               // no BSY, no ERR
+        xor     %edx, %edx
+        jmp     7f
+6:      and     $0xFF00, %eax             // IDNF
+        or      %edx, %eax
+        mov     $0x1001, %edx
+7:      mov     %r13, %rcx
+        shl     $32, %rcx
+        or      %rcx, %rax
+        or      %rcx, %rdx
+        mov     %ebp, %edi
+        call    expect
+        inc     %r13d
+        cmp     $256, %r13d
+        jb      1b
+        pop     %r13
+        pop     %r9
+        ret
+
+// ---- IDE-ATAPI: command packets on the CD, sensible, random and writing; absurd byte count ----
+// limits; DMA with bad tables.
+atapi_phase:
+        call    ide_use_secondary
+        movl    $0, ATAPI_BAD
+        movl    $64, ATAPI_CAP
+        // 1. The first command after the disc arrived reports UNIT ATTENTION; then it is ready.
+        lea     cdb_tur(%rip), %rsi
+        call    set_cdb
+        mov     $0x800, %ecx
+        call    atapi_cmd
+        mov     $0x036041, %edx           // reason I/O+C/D, UNIT ATTENTION, ERR
+        mov     $0xB00, %edi
+        call    expect
+        call    atapi_cmd
+        mov     $0x030050, %edx
+        mov     $0xB01, %edi
+        call    expect
+
+        // 2. READ(10) of the primary volume descriptor by PIO under byte count limits of 0x800,
+        //    1 (1024 blocks of 2 bytes), 0 (no limit a host may set), 0xFFFF and odd ones.
+        lea     cdb_read_pvd(%rip), %rsi
+        call    set_cdb
+        movl    $2048, ATAPI_CAP
+        lea     atapi_pvd_limits(%rip), %r12
+        mov     $0xB02, %ebp
+1:      mov     $IDE_IN, %edi
+        mov     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        movzwl  (%r12), %ecx
+        call    atapi_cmd
+        mov     $0x030050, %edx
+        mov     %ebp, %edi
+        call    expect
+        mov     ATAPI_BYTES, %eax
+        mov     $2048, %edx
+        inc     %edi
+        call    expect
+        inc     %edi
+        call    pvd_check
+        add     $2, %r12
+        add     $3, %ebp
+        cmpw    $0xFFFF, -2(%r12)
+        jne     1b
+        movl    $64, ATAPI_CAP
+
+        // 3. READ(10) by DMA: into RAM; with the table or its descriptor outside RAM, the engine
+        //    going the wrong way or a table too short: CHECK CONDITION (aborted command), the
+        //    bus-master error bit, nothing written outside the descriptors' regions.
+        lea     atapi_dma_cases(%rip), %r12
+        lea     atapi_dma_cases_end(%rip), %r13
+        mov     $0xB20, %ebp
+2:      mov     $IDE_IN, %edi
+        mov     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     (%r12), %edi
+        cmp     $RAM_END - 8, %edi
+        ja      3f
+        mov     4(%r12), %esi
+        mov     8(%r12), %ecx
+        call    put_prd
+3:      call    save_sums
+        mov     (%r12), %esi
+        mov     12(%r12), %ecx
+        call    bm_setup
+        call    bm_start
+        mov     $0x10800, %ecx            // DMA, limit 0x800
+        call    atapi_cmd
+        mov     16(%r12), %edx
+        mov     %ebp, %edi
+        call    expect
+        mov     20(%r12), %edx
+        inc     %edi
+        call    bm_check
+        call    bm_stop
+        mov     $IDE_IN + 0x800, %edi     // nothing past the sector
+        mov     $0x800, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        lea     2(%rbp), %edi
+        call    expect
+        lea     3(%rbp), %edi
+        call    check_sums
+        cmpl    $4, 20(%r12)
+        jne     4f
+        lea     8(%rbp), %edi
+        call    pvd_check
+4:      add     $24, %r12
+        add     $16, %ebp
+        cmp     %r13, %r12
+        jb      2b
+
+        // 4. Writes to the read-only disc: CHECK CONDITION, ILLEGAL REQUEST; the data sent after
+        //    goes nowhere. A packet followed by more words than its 12 bytes: they are ignored.
+        lea     cdb_write10(%rip), %rsi
+        call    set_cdb
+        mov     $0x800, %ecx
+        call    atapi_cmd
+        mov     $0x035041, %edx
+        mov     $0xB80, %edi
+        call    expect
+        mov     $IDE_OUT, %esi
+        mov     CUR_BASE, %edx
+        mov     $1024, %ecx
+        rep outsw
+        lea     cdb_write12(%rip), %rsi
+        call    set_cdb
+        mov     $0x800, %ecx
+        call    atapi_cmd
+        mov     $0x035041, %edx
+        mov     $0xB81, %edi
+        call    expect
+        lea     cdb_tur(%rip), %rsi
+        call    set_cdb
+        mov     $0x800, %ecx
+        call    atapi_packet
+        mov     $IDE_CDB, %esi
+        mov     CUR_BASE, %edx
+        mov     $6, %ecx
+        rep outsw
+        call    atapi_drain
+        mov     $0x030050, %edx
+        mov     $0xB82, %edi
+        call    expect
+
+        // 5. Random command packets: any bytes, or a command the drive knows with random fields,
+        //    under random byte count limits, by PIO or by DMA (now and then with a bad table or
+        //    the wrong direction). A transfer longer than 16 blocks is abandoned by DEVICE RESET.
+        //    Every packet must end in the status phase without BSY; an error must carry a sense
+        //    key; a command the drive does not know (writes among them) must fail.
+        mov     $IDE_PRD + 0x8000, %edi   // DMA goes to 16 regions of 64 KiB in SCRATCH
+        xor     %ebx, %ebx
+5:      mov     %ebx, %esi
+        shl     $16, %esi
+        add     $SCRATCH, %esi
+        xor     %ecx, %ecx
+        cmp     $15, %ebx
+        jne     6f
+        mov     $EOT, %ecx
+6:      call    put_prd
+        add     $8, %edi
+        inc     %ebx
+        cmp     $16, %ebx
+        jb      5b
+        call    save_sums
+        movl    $16, ATAPI_CAP
+        movl    $0, ATAPI_DATA
+        movl    $0, ATAPI_ERRORS
+        mov     $ATAPI_FUZZ_COUNT, %r13d
+atapi_fuzz:
+        mov     $IDE_CDB, %edi
+        mov     $3, %ecx
+        call    fill_random
+        call    next_random
+        mov     %eax, %ebx                // choices
+        test    $3, %bl
+        jz      2f
+        mov     %ebx, %eax                // a known command
+        shr     $2, %eax
+        and     $15, %eax
+        lea     atapi_opcodes(%rip), %rcx
+        movzbl  (%rcx,%rax), %eax
+        mov     %al, IDE_CDB
+        test    $0x40, %bl
+        jz      2f
+        movb    $0, IDE_CDB + 1           // tamed: small addresses and lengths
+        movw    $0, IDE_CDB + 2
+        movb    $0, IDE_CDB + 4
+        andb    $0x3F, IDE_CDB + 5
+        movw    $0, IDE_CDB + 6
+        andb    $0x1F, IDE_CDB + 8
+        andb    $0x03, IDE_CDB + 9
+        cmpb    $0x20, IDE_CDB
+        jae     2f
+        mov     IDE_CDB + 8, %al          // a 6-byte command: its length in byte 4
+        mov     %al, IDE_CDB + 4
+2:      mov     %ebx, %eax                // the byte count limit
+        shr     $8, %eax
+        and     $7, %eax
+        lea     atapi_limits(%rip), %rcx
+        movzwl  (%rcx,%rax,2), %ecx
+        cmp     $7, %eax
+        jne     3f
+        mov     %ebx, %ecx
+        shr     $16, %ecx
+3:      test    $0x3000, %ebx             // one in four by DMA
+        jnz     5f
+        or      $0x10000, %ecx
+        push    %rcx
+        mov     $IDE_PRD + 0x8000, %esi
+        test    $0xC000, %ebx             // one in four: outside RAM
+        jnz     4f
+        mov     $0xFEC00000, %esi
+4:      mov     $TO_MEM, %ecx
+        test    $0x30000, %ebx            // one in four: the wrong way
+        jnz     4f
+        xor     %ecx, %ecx
+4:      call    bm_setup
+        call    bm_start
+        pop     %rcx
+5:      call    atapi_cmd
+        mov     %eax, %r9d
+        call    bm_stop
+        test    $0x08, %r9b
+        jnz     atapi_fuzz_next           // abandoned (and reset)
+        mov     %r9d, %eax                // the status phase
+        shr     $16, %eax
+        cmp     $3, %eax
+        je      6f
+        incl    ATAPI_BAD
+6:      cmpl    $0, ATAPI_BYTES
+        je      7f
+        incl    ATAPI_DATA
+7:      movzbl  IDE_CDB, %eax
+        bt      %eax, scsi_known(%rip)
+        setc    %r10b
+        test    $0x01, %r9b
+        jz      8f
+        incl    ATAPI_ERRORS
+        mov     %r9d, %eax                // the sense key
+        shr     $12, %eax
+        and     $0xF, %eax
+        jz      9f
+        test    %r10b, %r10b
+        jnz     atapi_fuzz_next
+        cmp     $5, %eax                  // unknown: ILLEGAL REQUEST, or a unit attention first
+        je      atapi_fuzz_next
+        cmp     $6, %eax
+        je      atapi_fuzz_next
+        jmp     9f
+8:      test    %r10b, %r10b              // no error: the drive must know the command
+        jnz     atapi_fuzz_next
+9:      incl    ATAPI_BAD
+atapi_fuzz_next:
+        dec     %r13d
+        jnz     atapi_fuzz
+        mov     ATAPI_BAD, %eax
+        xor     %edx, %edx
+        mov     $0xB90, %edi
+        call    expect
+        mov     ATAPI_DATA, %eax          // the fuzz reached both outcomes often
+        mov     $16, %edx
+        cmp     %edx, %eax
+        cmova   %edx, %eax
+        mov     $0xB91, %edi
+        call    expect
+        mov     ATAPI_ERRORS, %eax
+        cmp     %edx, %eax
+        cmova   %edx, %eax
+        mov     $0xB92, %edi
+        call    expect
+        mov     $0xB93, %edi
+        call    check_sums
+        mov     $0xB98, %edi
+        call    atapi_recover
+        ret
+
+// The CD back in order: the tray closed, unit attentions consumed, unlocked; then READ(10) of
+// the volume descriptor by PIO. Checks %edi to %edi + 2.
+atapi_recover:
+        push    %rbx
+        push    %rdi
+        movl    $64, ATAPI_CAP
+        lea     cdb_close(%rip), %rsi
+        mov     $4, %ebx
+1:      call    set_cdb
+        mov     $0x800, %ecx
+        call    atapi_cmd
+        cmp     $0x030050, %eax
+        je      2f
+        dec     %ebx
+        jnz     1b
+2:      lea     cdb_tur(%rip), %rsi
+        call    set_cdb
+        mov     $4, %ebx
+3:      call    atapi_cmd
+        cmp     $0x030050, %eax
+        je      4f
+        dec     %ebx
+        jnz     3b
+4:      mov     $0x030050, %edx
+        call    expect
+        lea     cdb_unlock(%rip), %rsi
+        call    set_cdb
+        call    atapi_cmd
+        lea     cdb_read_pvd(%rip), %rsi
+        call    set_cdb
+        mov     $IDE_IN, %edi
+        mov     $0x800, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     (%rsp), %edi
+        mov     $0x800, %ecx
+        call    atapi_cmd
+        mov     $0x030050, %edx
+        inc     %edi
+        call    expect
+        inc     %edi
+        call    pvd_check
+        pop     %rdi
+        pop     %rbx
+        ret
+
+// Check %edi: IDE_IN holds the primary volume descriptor's start, 01 "CD001".
+pvd_check:
+        push    %rdx
+        mov     IDE_IN, %rax
+        movabs  $0xFFFFFFFFFFFF, %rdx
+        and     %rdx, %rax
+        movabs  $0x313030444301, %rdx
+        call    expect
+        pop     %rdx
+        ret
+
+// ---- IDE-FUZZ: random values to every IDE port --------------------------------------------
+// Any width, either way, now and then 256 words of string I/O at a data port. Two things are
+// kept from the guest's own fuzz so that the outcome can be checked: write opcodes never reach
+// a command register (they would put random data on the disk legitimately), and the PRD table
+// pointers stay in FUZZ_PRD (whose descriptors all name SCRATCH) or above 2 GiB, so that DMA
+// may only land in SCRATCH. Then both channels are reset and must work as before.
+ide_fuzz_phase:
+        mov     $FUZZ_PRD, %edi
+        xor     %ebx, %ebx
+1:      mov     %ebx, %esi
+        and     $0xFF, %esi
+        shl     $16, %esi
+        add     $SCRATCH, %esi
+        call    next_random
+        mov     %eax, %ecx
+        and     $0xFFFF, %ecx
+        test    $0x70000, %eax
+        jnz     2f
+        or      $EOT, %ecx
+2:      call    put_prd
+        add     $8, %edi
+        inc     %ebx
+        cmp     $8192, %ebx
+        jb      1b
+        mov     $FUZZ_PRD, %esi
+        mov     $0x4000, %ecx
+        call    checksum
+        mov     %rax, SUM_FUZZ_PRD
+        mov     $IDE_OUT, %edi
+        mov     $0x4000, %ecx
+        call    fill_random
+        call    save_sums
+        call    ide_use_primary
+        mov     $FUZZ_PRD, %esi
+        mov     $TO_MEM, %ecx
+        call    bm_setup
+        call    ide_use_secondary
+        call    bm_setup
+
+        mov     $IDE_FUZZ_COUNT, %r13d
+ide_fuzz:
+        call    next_random
+        mov     %eax, %ebx                // choices
+        movzbl  %bl, %eax                 // which port: one of 34
+        imul    $IDE_FUZZ_PORTS, %eax
+        shr     $8, %eax
+        lea     ide_fuzz_ports(%rip), %rcx
+        movzwl  (%rcx,%rax,2), %edx
+        mov     %ebx, %ecx                // width: 1, 1, 2, 4
+        shr     $8, %ecx
+        and     $3, %ecx
+        jnz     1f
+        inc     %ecx
+1:      cmp     $3, %ecx
+        jne     2f
+        inc     %ecx
+2:      test    $0x3F000, %ebx            // one in 64: string I/O at a data port
+        jnz     4f
+        cmp     $0x1F0, %edx
+        je      3f
+        cmp     $0x170, %edx
+        jne     4f
+3:      mov     $256, %ecx
+        test    $0x400, %ebx
+        jz      3f
+        mov     $IDE_IN, %edi
+        rep insw
+        jmp     ide_fuzz_next
+3:      mov     %ebx, %esi
+        shr     $20, %esi
+        and     $0x7FFE, %esi
+        add     $IDE_OUT, %esi
+        rep outsw
+        jmp     ide_fuzz_next
+4:      test    $0x400, %ebx              // read
+        jz      6f
+        cmp     $1, %ecx
+        je      5f
+        cmp     $2, %ecx
+        je      4f
+        in      %dx, %eax
+        jmp     ide_fuzz_next
+4:      in      %dx, %ax
+        jmp     ide_fuzz_next
+5:      in      %dx, %al
+        jmp     ide_fuzz_next
+6:      call    next_random               // write
+        call    fuzz_filter
+        cmp     $1, %ecx
+        je      8f
+        cmp     $2, %ecx
+        je      7f
+        out     %eax, %dx
+        jmp     ide_fuzz_next
+7:      out     %ax, %dx
+        jmp     ide_fuzz_next
+8:      out     %al, %dx
+ide_fuzz_next:
+        dec     %r13d
+        jnz     ide_fuzz
+
+        // Quiet again: engines stopped, their status cleared, both channels reset, master
+        // selected; RAM outside SCRATCH as it was.
+        call    ide_use_primary
+        call    ide_quiesce
+        mov     $0x0150, %edx
+        mov     $0xC00, %edi
+        call    ide_check
+        call    ide_use_secondary
+        call    ide_quiesce
+        mov     $0x0100, %edx
+        mov     $0xC01, %edi
+        call    ide_check
+        mov     $0xC02, %edi
+        call    check_sums
+        mov     $FUZZ_PRD, %esi
+        mov     $0x4000, %ecx
+        call    checksum
+        mov     SUM_FUZZ_PRD, %rdx
+        mov     $0xC07, %edi
+        call    expect
+
+        // Everything works as before: IDENTIFY, READ DMA of what the first phase wrote, the CD.
+        call    ide_use_primary
+        mov     $0xE0EC, %eax
+        xor     %ecx, %ecx
+        xor     %esi, %esi
+        call    ide_cmd
+        mov     $IDE_IDENT, %edi
+        mov     $1, %ecx
+        call    pio_in
+        xor     %edx, %edx
+        mov     $0xC08, %edi
+        call    expect
+        mov     IDE_IDENT + 200, %rax
+        mov     $DISK_SECTORS, %edx
+        mov     $0xC09, %edi
+        call    expect
+        lea     legit_cases + DMA_CASE_BYTES(%rip), %r12  // READ DMA of sectors 16-23
+        lea     DMA_CASE_BYTES(%r12), %r13
+        mov     $0xC10, %ebp
+        call    dma_cases_run
+        call    ide_use_secondary
+        mov     $0xC20, %edi
+        call    atapi_recover
+        mov     $0xC23, %edi
+        call    check_sums
+        ret
+
+// The value %eax to be written to port %dx with width %ecx, with its bytes made safe for the
+// fuzz (see ide_fuzz_phase).
+fuzz_filter:
+        push    %rcx
+        push    %rsi
+        push    %r9
+        mov     %eax, FUZZ_VALUE
+        mov     %ecx, %r9d
+        xor     %ecx, %ecx
+1:      lea     (%rdx,%rcx), %esi         // the port this byte lands on
+        movzbl  FUZZ_VALUE(%rcx), %eax
+        cmp     $0x1F7, %esi
+        je      2f
+        cmp     $0x177, %esi
+        je      2f
+        cmp     $IDE_BM + 6, %esi
+        je      3f
+        cmp     $IDE_BM + 14, %esi
+        je      3f
+        cmp     $IDE_BM + 7, %esi
+        je      4f
+        cmp     $IDE_BM + 15, %esi
+        je      4f
+        jmp     5f
+2:      bt      %eax, writes_bitmap(%rip) // a command that writes: NOP instead
+        jnc     5f
+3:      movb    $0, FUZZ_VALUE(%rcx)      // the table pointer's bits 23:16
+        jmp     5f
+4:      test    $0x80, %al                // bits 31:24: above 2 GiB, or FUZZ_PRD
+        jnz     5f
+        movb    $FUZZ_PRD >> 24, FUZZ_VALUE(%rcx)
+5:      inc     %ecx
+        cmp     %r9d, %ecx
+        jb      1b
+        mov     FUZZ_VALUE, %eax
+        pop     %r9
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// The current channel quiet: its engine stopped and its status cleared, SRST pulsed with
+// interrupts enabled, the master selected.
+ide_quiesce:
+        push    %rcx
+        push    %rsi
+        call    bm_stop
+        mov     $FUZZ_PRD, %esi
+        xor     %ecx, %ecx
+        call    bm_setup
+        call    ide_srst
+        mov     $0xA0, %al
+        call    ide_select
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// ---- IDE helpers: all keep every register but %rax (and what they say they return) --------
+
+// The channel the helpers below work on: its command block, control register and bus master.
+ide_use_primary:
+        movl    $0x1F0, CUR_BASE
+        movl    $0x3F6, CUR_CTRL
+        movl    $IDE_BM, CUR_BM
+        ret
+ide_use_secondary:
+        movl    $0x170, CUR_BASE
+        movl    $0x376, CUR_CTRL
+        movl    $IDE_BM + 8, CUR_BM
+        ret
+
+// Writes the task file and then the command register. %eax: the opcode (bits 7:0), the device
+// register (15:8), bit 16 for the 48-bit order (the previous values first, as a host writes
+// them), features (31:24); %ecx = count; %rsi = LBA (bits 27:24 of a 28-bit command go to the
+// device register).
+ide_cmd:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        mov     %eax, %ebx
+        mov     CUR_BASE, %edx
+        test    $0x10000, %ebx
+        jz      1f
+        inc     %edx                      // the previous features, count, LBA
+        xor     %eax, %eax
+        out     %al, %dx
+        inc     %edx
+        mov     %ecx, %eax
+        shr     $8, %eax
+        out     %al, %dx
+        inc     %edx
+        mov     %rsi, %rax
+        shr     $24, %rax
+        out     %al, %dx
+        inc     %edx
+        shr     $8, %rax
+        out     %al, %dx
+        inc     %edx
+        shr     $8, %rax
+        out     %al, %dx
+        mov     CUR_BASE, %edx
+1:      inc     %edx                      // features
+        mov     %ebx, %eax
+        shr     $24, %eax
+        out     %al, %dx
+        inc     %edx                      // count
+        mov     %ecx, %eax
+        out     %al, %dx
+        inc     %edx                      // LBA low, mid, high
+        mov     %esi, %eax
+        out     %al, %dx
+        inc     %edx
+        shr     $8, %eax
+        out     %al, %dx
+        inc     %edx
+        shr     $8, %eax
+        out     %al, %dx
+        inc     %edx                      // device
+        mov     %ebx, %eax
+        shr     $8, %eax
+        test    $0x10000, %ebx
+        jnz     2f
+        mov     %esi, %ecx
+        shr     $24, %ecx
+        and     $0x0F, %ecx
+        or      %ecx, %eax
+2:      out     %al, %dx
+        inc     %edx                      // command
+        mov     %ebx, %eax
+        out     %al, %dx
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// %rax = status | error << 8 (reading Status acknowledges the interrupt).
+ide_result:
+        push    %rcx
+        push    %rdx
+        mov     CUR_BASE, %edx
+        inc     %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        mov     %eax, %ecx
+        shl     $8, %ecx
+        add     $6, %edx
+        in      %dx, %al
+        or      %ecx, %eax
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Check %edi: status | error << 8 is %rdx.
+ide_check:
+        call    ide_result
+        jmp     expect
+
+// %rax = count | LBA low << 8 | mid << 16 | high << 24: a signature.
+ide_signature:
+        push    %rcx
+        push    %rdx
+        mov     CUR_BASE, %edx
+        add     $5, %edx
+        xor     %ecx, %ecx
+1:      shl     $8, %ecx
+        xor     %eax, %eax
+        in      %dx, %al
+        or      %eax, %ecx
+        dec     %edx
+        mov     CUR_BASE, %eax
+        inc     %eax
+        cmp     %eax, %edx
+        jne     1b
+        mov     %ecx, %eax
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Device control = %al.
+ide_control:
+        push    %rdx
+        mov     CUR_CTRL, %edx
+        out     %al, %dx
+        pop     %rdx
+        ret
+
+// SRST set, then cleared (interrupts enabled).
+ide_srst:
+        mov     $0x04, %al
+        call    ide_control
+        xor     %eax, %eax
+        jmp     ide_control
+
+// Device register = %al.
+ide_select:
+        push    %rdx
+        mov     CUR_BASE, %edx
+        add     $6, %edx
+        out     %al, %dx
+        pop     %rdx
+        ret
+
+// The bus master stopped, its error and interrupt bits cleared, the table at %esi, the
+// direction %ecx (TO_MEM: the controller writes RAM).
+bm_setup:
+        push    %rdx
+        mov     CUR_BM, %edx
+        xor     %eax, %eax
+        out     %al, %dx
+        add     $2, %edx
+        mov     $0x66, %al                // clear error and interrupt; both drives DMA capable
+        out     %al, %dx
+        add     $2, %edx
+        mov     %esi, %eax
+        out     %eax, %dx
+        sub     $4, %edx
+        mov     %ecx, %eax
+        and     $TO_MEM, %eax
+        out     %al, %dx
+        pop     %rdx
+        ret
+
+// Starts the bus master in direction %ecx.
+bm_start:
+        push    %rdx
+        mov     CUR_BM, %edx
+        mov     %ecx, %eax
+        and     $TO_MEM, %eax
+        or      $1, %eax
+        out     %al, %dx
+        pop     %rdx
+        ret
+
+bm_stop:
+        push    %rdx
+        mov     CUR_BM, %edx
+        xor     %eax, %eax
+        out     %al, %dx
+        pop     %rdx
+        ret
+
+// %rax = the bus-master status register.
+bm_status_byte:
+        push    %rdx
+        mov     CUR_BM, %edx
+        add     $2, %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        pop     %rdx
+        ret
+
+// Check %edi: the bus-master status's interrupt, error and active bits are %rdx.
+bm_check:
+        call    bm_status_byte
+        and     $7, %eax
+        jmp     expect
+
+// A descriptor at %rdi: region %esi, byte count %cx (0: 64 KiB), end of table when %ecx has
+// EOT.
+put_prd:
+        mov     %esi, (%rdi)
+        mov     %ecx, %eax
+        and     $0xFFFF, %eax
+        test    %ecx, %ecx
+        jns     1f
+        or      $0x80000000, %eax
+1:      mov     %eax, 4(%rdi)
+        ret
+
+// Dword %ebx of sector %esi in pattern %edx: kind 0 is the image as the test made it (every
+// dword the sector number), any other what the guest writes: 1 << 31 | kind << 24 | sector << 8
+// | dword index.
+pattern_dword:
+        test    %edx, %edx
+        jz      1f
+        mov     %edx, %eax
+        shl     $24, %eax
+        or      $0x80000000, %eax
+        push    %rsi
+        shl     $8, %esi
+        or      %esi, %eax
+        pop     %rsi
+        or      %ebx, %eax
+        ret
+1:      mov     %esi, %eax
+        ret
+
+// %ecx sectors of pattern %edx from sector %esi on, at %rdi.
+fill_pattern:
+        push    %rbx
+        push    %rcx
+        push    %rsi
+        push    %rdi
+        test    %ecx, %ecx
+        jz      3f
+1:      xor     %ebx, %ebx
+2:      call    pattern_dword
+        mov     %eax, (%rdi)
+        add     $4, %rdi
+        inc     %ebx
+        cmp     $128, %ebx
+        jb      2b
+        inc     %esi
+        dec     %ecx
+        jnz     1b
+3:      pop     %rdi
+        pop     %rsi
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// %rax = 0 when the %ecx sectors at %rdi hold pattern %edx from sector %esi on, else the
+// address of the first dword that does not.
+pattern_check:
+        push    %rbx
+        push    %rcx
+        push    %rsi
+        push    %rdi
+        test    %ecx, %ecx
+        jz      3f
+1:      xor     %ebx, %ebx
+2:      call    pattern_dword
+        cmp     %eax, (%rdi)
+        jne     4f
+        add     $4, %rdi
+        inc     %ebx
+        cmp     $128, %ebx
+        jb      2b
+        inc     %esi
+        dec     %ecx
+        jnz     1b
+3:      xor     %eax, %eax
+        jmp     5f
+4:      mov     %rdi, %rax
+5:      pop     %rdi
+        pop     %rsi
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// PIO data-in of %ecx sectors into %rdi: per sector, Status, then 256 words (128 dwords when
+// PIO_DWORDS). %rax = 0 when every Status showed DRQ without BSY or ERR.
+pio_in:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        push    %r9
+        mov     %ecx, %ebx
+        xor     %r9d, %r9d
+1:      mov     CUR_BASE, %edx
+        add     $7, %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        and     $0x89, %eax
+        xor     $0x08, %eax
+        or      %eax, %r9d
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        cmpl    $0, PIO_DWORDS
+        je      2f
+        shr     %ecx
+        rep insl
+        jmp     3f
+2:      rep insw
+3:      dec     %ebx
+        jnz     1b
+        mov     %r9d, %eax
+        pop     %r9
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// PIO data-out of %ecx sectors from %rsi, as pio_in reads them.
+pio_out:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        push    %r9
+        mov     %ecx, %ebx
+        xor     %r9d, %r9d
+1:      mov     CUR_BASE, %edx
+        add     $7, %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        and     $0x89, %eax
+        xor     $0x08, %eax
+        or      %eax, %r9d
+        mov     CUR_BASE, %edx
+        mov     $256, %ecx
+        cmpl    $0, PIO_DWORDS
+        je      2f
+        shr     %ecx
+        rep outsl
+        jmp     3f
+2:      rep outsw
+3:      dec     %ebx
+        jnz     1b
+        mov     %r9d, %eax
+        pop     %r9
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// Runs the DMA_CASE records from %r12 to %r13 on the current channel; case i checks
+// %ebp + 16 * i + 0..8.
+dma_cases_run:
+        push    %rbp
+        push    %r12
+1:      cmp     %r13, %r12
+        jae     2f
+        call    dma_case
+        add     $DMA_CASE_BYTES, %r12
+        add     $16, %ebp
+        jmp     1b
+2:      pop     %r12
+        pop     %rbp
+        ret
+
+// One DMA_CASE at %r12: IDE_IN filled with 0xAA; the data to write (or the place a read goes
+// to, when it is not IDE_IN) prepared; the descriptors written where they are in RAM; the
+// checksums taken; the engine programmed and started (before or after the command); then
+// checks %ebp: the bus-master status, +1 status and error, +2 IDE_IN past what was moved there
+// untouched, +3 the data read, +4..+8 the checksums.
+dma_case:
+        push    %rbx
+        mov     $IDE_IN, %edi
+        mov     $IDE_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        movzbl  34(%r12), %ebx            // flags
+        mov     $IDE_OUT, %edi
+        test    $AT_A0, %ebx
+        jz      1f
+        mov     4(%r12), %edi
+1:      test    $TO_MEM, %ebx
+        jnz     2f
+        mov     24(%r12), %esi            // a write: its data
+        movzwl  32(%r12), %ecx
+        cmp     $512, %ecx
+        ja      3f
+        movzbl  35(%r12), %edx
+        call    fill_pattern
+        jmp     3f
+2:      test    $AT_A0, %ebx              // a read elsewhere: clear its place
+        jz      3f
+        mov     40(%r12), %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+3:      mov     (%r12), %edi              // the descriptors that are in RAM
+        cmp     $RAM_END - 8, %edi
+        ja      4f
+        mov     4(%r12), %esi
+        mov     8(%r12), %ecx
+        call    put_prd
+        cmpl    $PRD_NONE, 16(%r12)
+        je      4f
+        cmp     $RAM_END - 16, %edi
+        ja      4f
+        add     $8, %edi
+        mov     12(%r12), %esi
+        mov     16(%r12), %ecx
+        call    put_prd
+4:      call    save_sums
+        mov     (%r12), %esi
+        mov     %ebx, %ecx
+        call    bm_setup
+        test    $EARLY, %ebx
+        jz      5f
+        call    bm_start
+5:      mov     20(%r12), %eax
+        mov     24(%r12), %rsi
+        movzwl  32(%r12), %ecx
+        call    ide_cmd
+        test    $EARLY, %ebx
+        jnz     6f
+        mov     %ebx, %ecx
+        call    bm_start
+6:      movzbl  36(%r12), %edx
+        mov     %ebp, %edi
+        call    bm_check
+        movzbl  38(%r12), %edx
+        shl     $8, %edx
+        movzbl  37(%r12), %eax
+        or      %eax, %edx
+        inc     %edi
+        call    ide_check
+        call    bm_stop
+        mov     $IDE_IN, %edi             // IDE_IN past what a read put there
+        mov     $IDE_IN_BYTES, %ecx
+        test    $TO_MEM, %ebx
+        jz      7f
+        test    $AT_A0, %ebx
+        jnz     7f
+        mov     40(%r12), %eax
+        add     %rax, %rdi
+        sub     %eax, %ecx
+7:      mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        lea     2(%rbp), %edi
+        call    expect
+        test    $TO_MEM, %ebx             // what a read brought
+        jz      8f
+        mov     40(%r12), %ecx
+        shr     $9, %ecx
+        jz      8f
+        mov     $IDE_IN, %edi
+        test    $AT_A0, %ebx
+        jz      9f
+        mov     4(%r12), %edi
+9:      mov     24(%r12), %esi
+        movzbl  35(%r12), %edx
+        call    pattern_check
+        xor     %edx, %edx
+        lea     3(%rbp), %edi
+        call    expect
+8:      lea     4(%rbp), %edi
+        and     $TO_MEM | AT_A0, %ebx
+        cmp     $TO_MEM | AT_A0, %ebx
+        jne     9f
+        call    check_sums_but_ram_end    // a read into the last 64 KiB of RAM
+        pop     %rbx
+        ret
+9:      call    check_sums
+        pop     %rbx
+        ret
+
+// The 12-byte command packet at %rsi into IDE_CDB.
+set_cdb:
+        mov     (%rsi), %rax
+        mov     %rax, IDE_CDB
+        mov     8(%rsi), %eax
+        mov     %eax, IDE_CDB + 8
+        ret
+
+// PACKET to the current channel's master, by DMA when %ecx has bit 16, with byte count limit
+// %cx; then the packet at IDE_CDB. Counts in ATAPI_BAD a drive that did not ask for the packet
+// (DRQ and C/D, no BSY).
+atapi_packet:
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        mov     CUR_BASE, %edx
+        inc     %edx
+        mov     %ecx, %eax
+        shr     $16, %eax
+        and     $1, %eax
+        out     %al, %dx                  // features: DMA
+        add     $3, %edx
+        mov     %ecx, %eax
+        out     %al, %dx                  // byte count limit
+        inc     %edx
+        mov     %ch, %al
+        out     %al, %dx
+        inc     %edx
+        mov     $0xA0, %al
+        out     %al, %dx                  // device 0
+        inc     %edx
+        out     %al, %dx                  // PACKET
+        xor     %eax, %eax
+        in      %dx, %al
+        and     $0x89, %eax
+        cmp     $0x08, %eax
+        jne     1f
+        mov     CUR_BASE, %edx
+        add     $2, %edx
+        in      %dx, %al
+        and     $3, %eax
+        cmp     $1, %eax
+        je      2f
+1:      incl    ATAPI_BAD
+2:      mov     CUR_BASE, %edx
+        mov     $IDE_CDB, %esi
+        mov     $6, %ecx
+        rep outsw
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// The PIO data phase of the current PACKET command into IDE_IN (wrapping within 512 KiB):
+// while DRQ, the block the byte count announces, at most ATAPI_CAP blocks. %rax = status |
+// error << 8 | interrupt reason << 16 at the end (DRQ still set when the cap stopped it);
+// ATAPI_BYTES = the bytes announced. Counts in ATAPI_BAD: BSY, a data block without I/O or
+// with C/D, a byte count of 0 or above the limit %cx allowed.
+atapi_drain:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        push    %r9
+        push    %r10
+        movzwl  %cx, %r9d                 // the largest block allowed
+        test    %r9d, %r9d
+        jnz     1f
+        mov     $0xFFFE, %r9d
+1:      cmp     $2, %r9d
+        jae     2f
+        mov     $2, %r9d
+2:      movl    $0, ATAPI_BYTES
+        mov     ATAPI_CAP, %r10d
+        mov     $IDE_IN, %edi
+3:      call    ide_result
+        mov     %eax, %ebx
+        mov     CUR_BASE, %edx
+        add     $2, %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        and     $3, %eax
+        shl     $16, %eax
+        or      %eax, %ebx
+        test    $0x80, %bl
+        jz      4f
+        incl    ATAPI_BAD
+        jmp     9f
+4:      test    $0x08, %bl
+        jz      9f
+        test    %r10d, %r10d
+        jz      9f
+        dec     %r10d
+        mov     %ebx, %eax
+        shr     $16, %eax
+        cmp     $2, %eax
+        je      5f
+        incl    ATAPI_BAD
+        jmp     9f
+5:      mov     CUR_BASE, %edx            // the byte count
+        add     $4, %edx
+        xor     %eax, %eax
+        in      %dx, %al
+        mov     %eax, %ecx
+        inc     %edx
+        in      %dx, %al
+        shl     $8, %eax
+        or      %eax, %ecx
+        jz      6f
+        cmp     %r9d, %ecx
+        jbe     7f
+6:      incl    ATAPI_BAD
+        jmp     9f
+7:      add     %ecx, ATAPI_BYTES
+        lea     (%rdi,%rcx), %rax
+        cmp     $IDE_IN + 0x80000, %rax
+        jbe     8f
+        mov     $IDE_IN, %edi
+8:      inc     %ecx
+        shr     %ecx
+        mov     CUR_BASE, %edx
+        rep insw
+        jmp     3b
+9:      mov     %ebx, %eax
+        pop     %r10
+        pop     %r9
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// atapi_packet, then atapi_drain; a transfer the cap stopped is ended by DEVICE RESET. %rax as
+// atapi_drain returns it.
+atapi_cmd:
+        call    atapi_packet
+        call    atapi_drain
+        test    $0x08, %al
+        jz      1f
+        push    %rax
+        push    %rsi
+        xor     %esi, %esi
+        mov     $0xA008, %eax
+        call    ide_cmd
+        pop     %rsi
+        pop     %rax
+1:      ret
+
 // ---- helpers: all keep every register but %rax (and what they say they return) ------------
+
+// COM1 ready, no failure recorded; the canary, RAM16 and the last page of RAM random; the
+// checksums saved.
+guards:
+        call    com1_init
+        movl    $0, FAIL_ID
+        movl    $0, FAIL_COUNT
+        mov     $CANARY, %edi
+        mov     $CANARY_DWORDS, %ecx
+        call    fill_random
+        mov     $RAM16, %edi
+        mov     $1024, %ecx
+        call    fill_random
+        mov     $RAM_END_PAGE, %edi
+        mov     $1024, %ecx
+        call    fill_random
+        jmp     save_sums
 
 // COM1 to 8N1, DLAB off, no loopback.
 com1_init:
@@ -2096,9 +4015,9 @@ fuzz_keys:
         .word   0x00, 0x01, 0x19, 0x1234, 0xFFFF, 0x4000, 0x8003, 0x20
 // The platform's PCI functions (platform.zig): a new one goes here and into KNOWN_COUNT.
 known_ids:
-        .long   0x12378086, 0x70008086, 0x70108086, 0x71138086, 0x11111234
+        .long   0x12378086, 0x70008086, 0x70108086, 0x71138086, 0x11111234, 0x29228086
 known_devfns:
-        .byte   0x00, 0x08, 0x09, 0x0B, 0x10 // 00:00.0, 00:01.0, 00:01.1, 00:01.3, 00:02.0
+        .byte   0x00, 0x08, 0x09, 0x0B, 0x10, 0x18 // 00:00.0, 00:01.0, .1, .3, 00:02.0, 00:03.0
 known_devfns_end:
         .balign 2
 device_ports:
@@ -2106,6 +4025,230 @@ device_ports:
 empty_idt:
         .word   0
         .quad   0
+// ---- 'i' data ------------------------------------------------------------------------------
+// A DMA case for dma_case: the table (BMIDTP; its descriptors are written where they are in
+// RAM), two descriptors (address, byte count | EOT; PRD_NONE: no second one), the command for
+// ide_cmd, LBA, count; flags (TO_MEM, AT_A0, EARLY), the pattern kind written or expected; the
+// bus-master status, status and error afterwards; how many bytes the engine moves to or from
+// RAM (for a read: what is checked, and where IDE_IN's sentinel starts).
+        .set    DMA_CASE_BYTES, 48
+        .macro  DMA_CASE table, a0, c0, a1, c1, command, lba, count, flags, kind, bmis, status, error, moved
+        .long   \table, \a0, \c0, \a1, \c1, \command
+        .quad   \lba
+        .word   \count
+        .byte   \flags, \kind, \bmis, \status, \error, 0
+        .long   \moved, 0
+        .endm
+        .balign 8
+// Legitimate DMA; the sectors written are in hostile_guest_test.ts.
+legit_cases:
+        // 8 sectors at 16 (kind 1) from two descriptors; read back into one; by READ DMA EXT
+        // into descriptors of odd sizes; the sectors on either side untouched.
+        DMA_CASE IDE_PRD, IDE_OUT, 0x600, IDE_OUT + 0x600, EOT | 0xA00, WRITE_DMA, 16, 8, 0, 1, 4, 0x50, 0, 0x1000
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x1000, 0, PRD_NONE, READ_DMA, 16, 8, TO_MEM, 1, 4, 0x50, 0, 0x1000
+        DMA_CASE IDE_PRD, IDE_IN, 0x301, IDE_IN + 0x301, EOT | 0xCFF, READ_DMA_EXT, 16, 8, TO_MEM, 1, 4, 0x50, 0, 0x1000
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x400, 0, PRD_NONE, READ_DMA_EXT, 14, 2, TO_MEM, 0, 4, 0x50, 0, 0x400
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x400, 0, PRD_NONE, READ_DMA, 24, 2, TO_MEM, 0, 4, 0x50, 0, 0x400
+        // 256 sectors (count 0) up to the image's end, in two 64 KiB descriptors (count 0).
+        DMA_CASE IDE_PRD, IDE_IN, 0, IDE_IN + 0x10000, EOT, READ_DMA, DISK_SECTORS - 256, 0, TO_MEM, 0, 4, 0x50, 0, 0x20000
+        // The last 64 KiB of RAM in one count-0 descriptor: to sectors 1500-1627 (kind 5), back.
+        DMA_CASE IDE_PRD, RAM_END - 0x10000, EOT, 0, PRD_NONE, WRITE_DMA_EXT, 1500, 128, AT_A0, 5, 4, 0x50, 0, 0x10000
+        DMA_CASE IDE_PRD, RAM_END - 0x10000, EOT, 0, PRD_NONE, READ_DMA_EXT, 1500, 128, TO_MEM | AT_A0, 5, 4, 0x50, 0, 0x10000
+        // The table in the last 8 bytes of RAM.
+        DMA_CASE RAM_END - 8, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 500, 1, TO_MEM, 0, 4, 0x50, 0, 0x200
+        // A table longer than the transfer: the engine stays active until stopped.
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA, 600, 2, TO_MEM, 0, 5, 0x50, 0, 0x400
+        // The engine started before the command.
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x800, 0, PRD_NONE, READ_DMA, 700, 4, TO_MEM | EARLY, 0, 4, 0x50, 0, 0x800
+        // A table without EOT in its first page, going on in the next.
+        DMA_CASE IDE_PRD + 0xFF8, IDE_IN, 0x200, IDE_IN + 0x200, EOT | 0x200, READ_DMA, 800, 2, TO_MEM, 0, 4, 0x50, 0, 0x400
+legit_cases_end:
+// Attacks: each must end with the error status it names and nothing moved but what it says.
+dma_attacks:
+        // Tables outside RAM: past its end, the APICs, the PCI hole, the top of 4 GiB, half in RAM.
+        DMA_CASE RAM_END, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE 0xFEC00000, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE 0xFEE00000, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE 0xC0000000, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA_EXT, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE 0xFFFFFFF0, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE RAM_END - 4, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE RAM_END, IDE_OUT, EOT | 0x200, 0, PRD_NONE, WRITE_DMA, 1010, 1, 0, 12, 6, 0x51, 4, 0
+        DMA_CASE 0xFFFFFFF0, IDE_OUT, EOT | 0x200, 0, PRD_NONE, WRITE_DMA_EXT, 1011, 1, 0, 12, 6, 0x51, 4, 0
+        // Descriptors outside RAM: past its end, the APICs, wrapping at 4 GiB, up to 4 GiB.
+        DMA_CASE IDE_PRD, RAM_END, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, 0xFEC00000, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, 0xFEE00000, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, 0xFFFFFFF0, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, 0xFFFF0000, EOT, 0, PRD_NONE, READ_DMA, 1000, 128, TO_MEM, 0, 6, 0x51, 4, 0
+        // ... or across its end, 64 KiB (count 0) among them; reads and writes.
+        DMA_CASE IDE_PRD, RAM_END - 0x100, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, RAM_END - 0x8000, EOT, 0, PRD_NONE, READ_DMA_EXT, 1000, 128, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, RAM_END - 1, EOT | 2, 0, PRD_NONE, READ_DMA, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, RAM_END - 0x100, EOT | 0x200, 0, PRD_NONE, WRITE_DMA, 1020, 1, 0, 13, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, RAM_END - 0x8000, EOT, 0, PRD_NONE, WRITE_DMA_EXT, 1021, 128, 0, 13, 6, 0x51, 4, 0
+        // A good descriptor, then one outside RAM: the first region moves (sectors 300-301 may
+        // be written), the rest does not.
+        DMA_CASE IDE_PRD, IDE_IN, 0x400, 0xFEC00000, EOT | 0x400, READ_DMA, 1000, 4, TO_MEM, 0, 6, 0x51, 4, 0x400
+        DMA_CASE IDE_PRD, IDE_OUT, 0x400, 0xFEC00000, EOT | 0x400, WRITE_DMA, 300, 4, 0, 7, 6, 0x51, 4, 0
+        // No EOT: the table runs off the end of RAM (340-341 may be written) ...
+        DMA_CASE RAM_END - 16, IDE_IN, 0x200, IDE_IN + 0x200, 0x200, READ_DMA, 1000, 4, TO_MEM, 0, 6, 0x51, 4, 0x400
+        DMA_CASE RAM_END - 16, IDE_OUT, 0x200, IDE_OUT + 0x200, 0x200, WRITE_DMA, 340, 4, 0, 11, 6, 0x51, 4, 0
+        // ... or off the 64 KiB block it starts in (which a PIIX table may not cross).
+        DMA_CASE IDE_PRD + 0xFFF0, IDE_IN, 0x200, IDE_IN + 0x200, 0x200, READ_DMA, 1000, 4, TO_MEM, 0, 6, 0x51, 4, 0x400
+        // Tables shorter than the transfer (310-311 may be written); 2 bytes short.
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x400, 0, PRD_NONE, READ_DMA, 1000, 8, TO_MEM, 0, 6, 0x51, 4, 0x400
+        DMA_CASE IDE_PRD, IDE_OUT, EOT | 0x400, 0, PRD_NONE, WRITE_DMA, 310, 8, 0, 8, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x1FE, 0, PRD_NONE, READ_DMA_EXT, 1000, 1, TO_MEM, 0, 6, 0x51, 4, 0x1FE
+        // The engine going the wrong way, started after the command or before it.
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA, 1000, 1, 0, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x200, 0, PRD_NONE, WRITE_DMA, 350, 1, TO_MEM, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x200, 0, PRD_NONE, READ_DMA_EXT, 1000, 1, EARLY, 0, 6, 0x51, 4, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x200, 0, PRD_NONE, WRITE_DMA_EXT, 351, 1, TO_MEM | EARLY, 0, 6, 0x51, 4, 0
+        // Ranges beyond the image: IDNF before any data phase; the engine just sits active.
+        DMA_CASE IDE_PRD, IDE_OUT, EOT, 0, PRD_NONE, WRITE_DMA_EXT, 0, 0, 0, 15, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA_EXT, DISK_SECTORS - 48, 0, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA_EXT, DISK_SECTORS - 8, 48, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA, DISK_SECTORS - 100, 0, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA, DISK_SECTORS, 1, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_OUT, EOT, 0, PRD_NONE, WRITE_DMA, 0x0FFFFFFF, 1, 0, 15, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA_EXT, 0xFFFFFFFFFFFF, 1, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_OUT, EOT, 0, PRD_NONE, WRITE_DMA_EXT, 0xFFFFFFFFFFFF, 0, 0, 15, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA_EXT, 0x100000000, 1, TO_MEM, 0, 5, 0x51, 0x10, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT, 0, PRD_NONE, READ_DMA_EXT, DISK_SECTORS - 1, 2, TO_MEM, 0, 5, 0x51, 0x10, 0
+dma_attacks_end:
+// DMA commands to the CD: a packet device aborts them.
+cd_dma_attacks:
+        DMA_CASE IDE_PRD, IDE_OUT, EOT | 0x200, 0, PRD_NONE, WRITE_DMA, 0, 1, 0, 15, 5, 0x41, 4, 0
+        DMA_CASE IDE_PRD, IDE_IN, EOT | 0x800, 0, PRD_NONE, READ_DMA, 16, 4, TO_MEM, 0, 5, 0x41, 4, 0
+        DMA_CASE IDE_PRD, IDE_OUT, EOT | 0x200, 0, PRD_NONE, WRITE_DMA_EXT | 0xA000, 0, 1, EARLY, 15, 5, 0x41, 4, 0
+cd_dma_attacks_end:
+
+// Commands beyond the image by PIO: the command, count, LBA, status | error << 8 afterwards,
+// and whether to send a sector of data anyway.
+        .macro  RANGE_CASE command, count, lba, want, push
+        .long   \command, \count
+        .quad   \lba
+        .word   \want
+        .byte   \push, 0
+        .long   0
+        .endm
+range_cases:
+        RANGE_CASE READ_SECTORS, 1, DISK_SECTORS, 0x1051, 0
+        RANGE_CASE READ_SECTORS, 2, DISK_SECTORS - 1, 0x1051, 0
+        RANGE_CASE READ_SECTORS, 1, 0x0FFFFFFF, 0x1051, 0
+        RANGE_CASE READ_SECTORS, 0, DISK_SECTORS - 255, 0x1051, 0  // 256 sectors: one too many
+        RANGE_CASE WRITE_SECTORS, 1, DISK_SECTORS, 0x1051, 1
+        RANGE_CASE WRITE_SECTORS, 0, 0x0FFFFF00, 0x1051, 1
+        RANGE_CASE WRITE_MULTIPLE, 1, DISK_SECTORS, 0x1051, 1
+        RANGE_CASE READ_SECTORS_EXT, 0, 0, 0x1051, 0                // 65536 sectors
+        RANGE_CASE READ_SECTORS_EXT, 0, DISK_SECTORS - 16, 0x1051, 0
+        RANGE_CASE READ_SECTORS_EXT, 1, 0xFFFFFFFFFFFF, 0x1051, 0   // 2^48 - 1
+        RANGE_CASE READ_SECTORS_EXT, 0, 0xFFFFFFFFFFFF, 0x1051, 0
+        RANGE_CASE READ_SECTORS_EXT, 2, 0xFFFFFFFFFFFE, 0x1051, 0
+        RANGE_CASE READ_SECTORS_EXT, 1, 0x100000000, 0x1051, 0
+        RANGE_CASE WRITE_SECTORS_EXT, 1, 0xFFFFFFFFFFFF, 0x1051, 1
+        RANGE_CASE WRITE_SECTORS_EXT, 0, 0, 0x1051, 1
+        RANGE_CASE 0x14039, 1, DISK_SECTORS, 0x1051, 1               // WRITE MULTIPLE EXT
+        RANGE_CASE 0x14029, 0, 0, 0x1051, 0                          // READ MULTIPLE EXT
+        RANGE_CASE 0xE040, 1, DISK_SECTORS, 0x1051, 0                // READ VERIFY SECTORS
+        RANGE_CASE 0x14042, 0, DISK_SECTORS - 1, 0x1051, 0           // READ VERIFY SECTORS EXT
+        RANGE_CASE 0xE070, 0, DISK_SECTORS, 0x1051, 0                // SEEK
+        RANGE_CASE 0xAF20, 1, 0xFFFFFF, 0x1051, 0   // CHS: cylinder 65535, head 15, sector 255
+        RANGE_CASE 0xA020, 1, 0, 0x1051, 0          // CHS sector 0
+        RANGE_CASE 0xA030, 1, 0, 0x1051, 1
+range_cases_end:
+// What the drives do with count 0 and LBA 0 (opcode_sweep): first, last, outcome (1 no error,
+// 2 IDNF); every other opcode aborts. As ata.zig implements them: a command added there goes
+// here too.
+disk_opcodes:
+        .byte   0x10, 0x21, 1             // RECALIBRATE, READ SECTORS (256 from 0)
+        .byte   0x24, 0x25, 2             // 48-bit: 65536 sectors, more than the image
+        .byte   0x29, 0x29, 2
+        .byte   0x30, 0x31, 1             // WRITE SECTORS: waits for data that never comes
+        .byte   0x34, 0x35, 2
+        .byte   0x39, 0x39, 2
+        .byte   0x40, 0x41, 1             // READ VERIFY
+        .byte   0x42, 0x42, 2
+        .byte   0x70, 0x7F, 1             // SEEK
+        .byte   0x90, 0x90, 1             // EXECUTE DEVICE DIAGNOSTIC
+        .byte   0xC4, 0xC6, 1             // READ/WRITE MULTIPLE, SET MULTIPLE MODE (to 0)
+        .byte   0xC8, 0xCB, 1             // READ/WRITE DMA: wait for the engine, which is stopped
+        .byte   0xE0, 0xE3, 1             // power management
+        .byte   0xE5, 0xE7, 1             // CHECK POWER MODE, SLEEP, FLUSH CACHE
+        .byte   0xEA, 0xEA, 1
+        .byte   0xEC, 0xEC, 1
+        .byte   0, 0, 0xFF
+cd_opcodes:
+        .byte   0x08, 0x08, 1             // DEVICE RESET
+        .byte   0x90, 0x90, 1
+        .byte   0xA0, 0xA1, 1             // PACKET, IDENTIFY PACKET DEVICE
+        .byte   0xE0, 0xE1, 1
+        .byte   0xE5, 0xE6, 1
+        .byte   0, 0, 0xFF
+// ATA opcodes that write the medium (or could, in some command set): kept from the port fuzz.
+writes_bitmap:
+        .byte   0xC0, 0, 0, 0, 0, 0, 0xFF, 0xFF   // 06-07 (DATA SET MANAGEMENT), 30-3F
+        .byte   0x20, 0, 0x80, 0, 0xFF, 0, 0, 0   // 45, 57, 60-67 (NCQ)
+        .byte   0, 0, 0x0C, 0, 0, 0, 0x12, 0      // 92-93 (microcode), B1, B4 (sanitize)
+        .byte   0x20, 0xFC, 0, 0, 0, 0x01, 0x7E, 0x02 // C5, CA-CF, E8, F1-F6 (security), F9
+// SCSI operation codes the CD knows (ata.zig's scsiCommand): any other must fail.
+scsi_known:
+        .byte   0x09, 0, 0x04, 0x48, 0x20, 0x01, 0, 0     // 00 03 12 1B 1E 25 28
+        .byte   0x48, 0x04, 0x02, 0x04, 0, 0, 0, 0        // 43 46 4A 51 5A
+        .byte   0, 0, 0, 0, 0, 0x01, 0, 0x28              // A8 BB BD
+        .byte   0, 0, 0, 0, 0, 0, 0, 0
+// Commands the random packets start from (WRITE(10) among them, which must fail).
+atapi_opcodes:
+        .byte   0x00, 0x03, 0x12, 0x1B, 0x1E, 0x25, 0x28, 0x28
+        .byte   0xA8, 0x43, 0x46, 0x4A, 0x51, 0x5A, 0xBD, 0x2A
+        .balign 2
+// Byte count limits for random packets (the last entry: random).
+atapi_limits:
+        .word   0, 1, 2, 3, 0x800, 0xFFFE, 0xFFFF, 0
+// Limits for READ(10) of the volume descriptor; 0xFFFF ends the list.
+atapi_pvd_limits:
+        .word   0x800, 1, 0, 0x7FF, 0x801, 0xFFFF
+        .balign 4
+// ATAPI READ(10) by DMA: table, descriptor, byte count, direction; result (status | error << 8
+// | reason << 16), bus-master status.
+atapi_dma_cases:
+        .long   IDE_PRD, IDE_IN, EOT | 0x800, TO_MEM, 0x030050, 4
+        .long   RAM_END, IDE_IN, EOT | 0x800, TO_MEM, 0x03B041, 6
+        .long   IDE_PRD, 0xFEC00000, EOT | 0x800, TO_MEM, 0x03B041, 6
+        .long   IDE_PRD, RAM_END - 0x400, EOT | 0x800, TO_MEM, 0x03B041, 6
+        .long   IDE_PRD, IDE_IN, EOT | 0x800, 0, 0x03B041, 6
+        .long   IDE_PRD, IDE_IN, EOT | 0x400, TO_MEM, 0x03B041, 6
+atapi_dma_cases_end:
+cdb_tur:
+        .byte   0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+cdb_read_pvd:                             // READ(10), LBA 16, 1 sector
+        .byte   0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 0
+cdb_close:                                // START STOP UNIT: load (close the tray), start
+        .byte   0x1B, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0
+cdb_unlock:                               // PREVENT ALLOW MEDIUM REMOVAL: allow
+        .byte   0x1E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+cdb_write10:
+        .byte   0x2A, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 0
+cdb_write12:
+        .byte   0xAA, 0, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0
+        .balign 2
+// Every IDE port: command blocks, control registers, the bus master (IDE_FUZZ_PORTS of them).
+ide_fuzz_ports:
+        .word   0x1F0, 0x1F1, 0x1F2, 0x1F3, 0x1F4, 0x1F5, 0x1F6, 0x1F7, 0x3F6
+        .word   0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376
+        .word   IDE_BM, IDE_BM + 1, IDE_BM + 2, IDE_BM + 3, IDE_BM + 4, IDE_BM + 5, IDE_BM + 6
+        .word   IDE_BM + 7, IDE_BM + 8, IDE_BM + 9, IDE_BM + 10, IDE_BM + 11, IDE_BM + 12
+        .word   IDE_BM + 13, IDE_BM + 14, IDE_BM + 15
+ide_name:
+        .asciz  "IDE"
+ide_dma_name:
+        .asciz  "IDE-DMA"
+ide_cmd_name:
+        .asciz  "IDE-CMD"
+atapi_name:
+        .asciz  "IDE-ATAPI"
+ide_fuzz_name:
+        .asciz  "IDE-FUZZ"
 pci_name:
         .asciz  "PCI"
 fwcfg_name:

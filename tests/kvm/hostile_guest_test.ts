@@ -5,10 +5,13 @@
  *
  * With action "d" the guest attacks the PCI bus, fw_cfg and the VGA instead (configuration
  * space fuzz, BARs over RAM and the APICs, DMA outside RAM, oversized reads, huge VBE modes) and
- * checks what vmctl did: one line per phase on COM1, "<phase>-OK" or "<phase>-FAIL ...".
+ * checks what vmctl did: one line per phase on COM1, "<phase>-OK" or "<phase>-FAIL ...". With
+ * action "i" it does the same to the IDE controller, a disk image and a CD, and the test then
+ * checks the image sector by sector.
  */
 import { countOccurrences, describe, runVmctl, type VmctlResult } from "../vmctl.ts";
 import { type HostileAction, hostileKernel } from "../guests/flat_kernel.ts";
+import { isoImage } from "../../tools/iso9660.ts";
 
 const MARKER = "HOSTILE-GUEST-SURVIVED";
 
@@ -31,20 +34,17 @@ Deno.test("hostile guest: port and MMIO fuzzing leaves vmctl serving the guest, 
   assertNoVmctlError(result);
 });
 
-const PHASES = ["PCI", "FWCFG", "VGA"];
-
-Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing outside guest RAM", async () => {
-  const kernel = await hostileKernel("d");
-  // -s: when the guest is gone, vmctl dumps the text screen it left, with hostile geometry.
-  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-s", "-t", "120"]);
+/** The guest's own verdicts first (they say which check failed, with what value), then every
+ * phase's "-OK" line in order, the marker, and a clean power off. Returns the marker's offset in
+ * stdout and a description of the run for further messages. */
+function assertPhases(result: VmctlResult, phases: string[]): { end: number; context: string } {
   const end = result.stdout.indexOf(`${MARKER}\n`);
   const guest = end < 0 ? result.stdout : result.stdout.slice(0, end);
   const context = `guest output:\n${guest.slice(-2000)}\n${describe(result)}`;
-  // The guest's own verdicts first: they say which check failed, with what value.
   const failures = guest.split("\n").filter((line) => line.includes("-FAIL"));
   assert(failures.length === 0, `guest checks failed: ${failures.join(" | ")}\n${context}`);
   let at = 0;
-  for (const phase of PHASES) {
+  for (const phase of phases) {
     const found = guest.indexOf(`${phase}-OK\n`, at);
     assert(found >= 0, `no ${phase}-OK from the guest (in order)\n${context}`);
     at = found;
@@ -53,6 +53,16 @@ Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing o
   assert(result.code === 0, `expected power off (exit 0)\n${context}`);
   assert(result.stderr.includes("powered off"), `no power-off summary\n${context}`);
   assertNoVmctlError(result);
+  return { end, context };
+}
+
+const PHASES = ["PCI", "FWCFG", "VGA"];
+
+Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing outside guest RAM", async () => {
+  const kernel = await hostileKernel("d");
+  // -s: when the guest is gone, vmctl dumps the text screen it left, with hostile geometry.
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-s", "-t", "120"]);
+  const { end } = assertPhases(result, PHASES);
   // The dump stays within 60 rows of 132 characters, whatever the registers say.
   const dump = result.stdout.slice(end + MARKER.length + 1).split("\n");
   if (dump.at(-1) === "") dump.pop();
@@ -61,6 +71,119 @@ Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing o
     dump.length >= 1 && dump.length <= 60 && widest <= 132,
     `screen dump of ${dump.length} rows, widest ${widest} characters\n${describe(result)}`,
   );
+});
+
+// Action "i": the disk image the guest gets (primary master), DISK_SECTORS sectors in which
+// every little-endian dword holds its sector's number, and what the guest writes there
+// (tests/guests/hostile.S, pattern_dword): 1 << 31 | kind << 24 | sector << 8 | dword index.
+const DISK_SECTORS = 2048;
+const SECTOR_BYTES = 512;
+/** Sectors the guest writes on purpose: first sector, count, pattern kind. They must hold it. */
+const IDE_WRITTEN: [number, number, number][] = [
+  [16, 8, 1], // WRITE DMA, two descriptors
+  [40, 2, 2], // WRITE SECTORS
+  [100, 20, 4], // WRITE MULTIPLE
+  [200, 1, 6], // WRITE SECTORS in dwords
+  [330, 1, 10], // WRITE SECTORS given two sectors of data
+  [910, 1, 16], // WRITE SECTORS after data-port reads during it
+  [1500, 128, 5], // WRITE DMA EXT from the last 64 KiB of RAM
+  [2047, 1, 3], // WRITE SECTORS EXT, the last sector
+];
+/** Sectors an attack may have written before it failed, from the descriptors that were good or
+ * the block that was complete (a controller may or may not have): the pattern or the original. */
+const IDE_MAY_WRITE: [number, number, number][] = [
+  [300, 2, 7], // a descriptor outside RAM after a good one
+  [310, 2, 8], // a table shorter than the transfer
+  [320, 1, 9], // SRST in the second sector of a PIO write
+  [340, 2, 11], // a table without EOT running off the end of RAM
+];
+const IDE_PHASES = ["IDE", "IDE-DMA", "IDE-CMD", "IDE-ATAPI", "IDE-FUZZ"];
+
+/** Sector `lba` as the test made it (kind 0) or as the guest writes it (kind > 0). */
+function sectorPattern(lba: number, kind: number): Uint8Array {
+  const sector = new Uint8Array(SECTOR_BYTES);
+  const view = new DataView(sector.buffer);
+  for (let i = 0; i < SECTOR_BYTES / 4; i++) {
+    const dword = kind === 0 ? lba : (0x80000000 | (kind << 24) | (lba << 8) | i) >>> 0;
+    view.setUint32(i * 4, dword, true);
+  }
+  return sector;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** What is wrong with the image after the run, one line per sector (empty: nothing). */
+function diskProblems(image: Uint8Array): string[] {
+  if (image.length !== DISK_SECTORS * SECTOR_BYTES) {
+    return [`the image is ${image.length} bytes, not ${DISK_SECTORS * SECTOR_BYTES}`];
+  }
+  const kinds = new Map<number, { kind: number; may: boolean }>();
+  for (const [list, may] of [[IDE_WRITTEN, false], [IDE_MAY_WRITE, true]] as const) {
+    for (const [first, count, kind] of list) {
+      for (let lba = first; lba < first + count; lba++) kinds.set(lba, { kind, may });
+    }
+  }
+  const problems: string[] = [];
+  for (let lba = 0; lba < DISK_SECTORS; lba++) {
+    const got = image.subarray(lba * SECTOR_BYTES, (lba + 1) * SECTOR_BYTES);
+    const written = kinds.get(lba);
+    const original = sameBytes(got, sectorPattern(lba, 0));
+    if (written === undefined && original) continue;
+    if (written !== undefined && sameBytes(got, sectorPattern(lba, written.kind))) continue;
+    if (written?.may && original) continue;
+    const view = new DataView(got.buffer, got.byteOffset, 8);
+    const start = [view.getUint32(0, true), view.getUint32(4, true)]
+      .map((dword) => dword.toString(16).padStart(8, "0")).join(" ");
+    const want = written === undefined
+      ? "the original"
+      : `kind ${written.kind}${written.may ? " or the original" : ""}`;
+    problems.push(`sector ${lba}: starts ${start}, want ${want}`);
+  }
+  return problems;
+}
+
+/** vmctl's arguments for the disk as IDE primary master and the CD as secondary master. */
+function ideDriveArgs(disk: string, iso: string): string[] {
+  return ["-d", `${disk},ide`, "-i", iso];
+}
+
+/** The disk image: DISK_SECTORS sectors of kind 0. */
+async function patternedDisk(): Promise<string> {
+  const image = new Uint8Array(DISK_SECTORS * SECTOR_BYTES);
+  for (let lba = 0; lba < DISK_SECTORS; lba++) image.set(sectorPattern(lba, 0), lba * SECTOR_BYTES);
+  const path = await Deno.makeTempFile({ prefix: "vmctl-hostile-disk-", suffix: ".img" });
+  await Deno.writeFile(path, image);
+  return path;
+}
+
+Deno.test("hostile guest: IDE DMA, command and ATAPI attacks leave the disk as the guest wrote it", async () => {
+  const kernel = await hostileKernel("i");
+  const disk = await patternedDisk();
+  // A CD of about 150 sectors: the random READ(10)s of the guest find data at low addresses.
+  const data = new Uint8Array(256 << 10).map((_, i) => (i * 7) >> 3);
+  const isoBytes = isoImage({
+    volumeId: "VMCTL_HOSTILE",
+    files: [{ name: "DATA.BIN", bytes: data }],
+  });
+  const iso = await Deno.makeTempFile({ prefix: "vmctl-hostile-cd-", suffix: ".iso" });
+  await Deno.writeFile(iso, isoBytes);
+  try {
+    const drives = ideDriveArgs(disk, iso);
+    const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...drives, "-t", "120"]);
+    const { context } = assertPhases(result, IDE_PHASES);
+    const problems = diskProblems(await Deno.readFile(disk));
+    assert(
+      problems.length === 0,
+      `the disk image is not what the guest wrote (${problems.length} sectors):\n` +
+        `${problems.slice(0, 20).join("\n")}\n${context}`,
+    );
+    assert(sameBytes(await Deno.readFile(iso), isoBytes), `the ISO changed\n${context}`);
+  } finally {
+    await Deno.remove(disk);
+    await Deno.remove(iso);
+  }
 });
 
 const RESETS = [["R", "i8042 reset pulse"], ["C", "reset control 0xCF9"], ["T", "triple fault"]];

@@ -1,5 +1,6 @@
-// Disks and CDs on the IDE controller: an ISOLINUX CD booted by SeaBIOS, a Linux guest's writes
-// reaching the image however the run ends, and image locking between two vmctl processes.
+// Disks and CDs on the AHCI (SATA) and IDE controllers: an ISOLINUX CD booted by SeaBIOS from
+// either, a Linux guest's writes reaching the images however the run ends, and image locking
+// between two vmctl processes.
 // VMCTL_TEST_STORAGE_INITRD and VMCTL_TEST_ISOLINUX_ISO are built on the host by tests/run.ts.
 import assert from "node:assert/strict";
 import { debianKernel } from "../../tools/debian.ts";
@@ -62,14 +63,24 @@ Deno.test("SeaBIOS boots an ISOLINUX CD from the IDE CD-ROM (-i) into Linux", as
   assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
 });
 
-Deno.test("a guest's synced write to an IDE disk is in the image after poweroff", async () => {
-  const disk = await blankDisk();
-  const run = await new Vmctl(await diskGuestArgs(disk, ["-t", GUEST_LIMIT_S])).finish();
+Deno.test("Linux sees an AHCI disk (ahci) and an IDE disk (ata_piix); writes reach both images", async () => {
+  const sata = await blankDisk();
+  const ide = await blankDisk();
+  const args = await diskGuestArgs(
+    sata,
+    ["-d", `${ide},ide`, "-t", GUEST_LIMIT_S],
+    "vmctl_disks=2",
+  );
+  const run = await new Vmctl(args).finish();
   assert.equal(run.code, 0, describe(run));
-  assert.match(run.stdout, /disk: 131072 sectors/, describe(run));
+  assert.match(run.stdout, /^driver: ahci 0000:00:03\.0/m, describe(run));
+  assert.match(run.stdout, /^driver: ata_piix 0000:00:01\.1/m, describe(run));
+  assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
   assert.ok(run.stdout.includes(WRITTEN), describe(run));
-  await assertPattern(disk, describe(run));
-  await Deno.remove(disk);
+  await assertPattern(sata, describe(run));
+  await assertPattern(ide, describe(run));
+  await Deno.remove(sata);
+  await Deno.remove(ide);
 });
 
 for (
