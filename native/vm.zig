@@ -1015,10 +1015,10 @@ fn portRead(vm: *Vm, port: u16, data: []u8) void {
         .fw_cfg => vm.fw_cfg.read(found.offset, data),
         .vga => vm.vga.read(found.offset, data),
         .vga_dispi => vm.vga.readDispi(found.offset, data),
-        .ide_primary => vm.ide.commandRead(0, found.offset, data),
-        .ide_primary_control => vm.ide.controlRead(0, found.offset, data),
-        .ide_secondary => vm.ide.commandRead(1, found.offset, data),
-        .ide_secondary_control => vm.ide.controlRead(1, found.offset, data),
+        .ide_primary => if (ideDecodes(vm, 0)) vm.ide.commandRead(0, found.offset, data) else @memset(data, 0xFF),
+        .ide_primary_control => if (ideDecodes(vm, 0)) vm.ide.controlRead(0, found.offset, data) else @memset(data, 0xFF),
+        .ide_secondary => if (ideDecodes(vm, 1)) vm.ide.commandRead(1, found.offset, data) else @memset(data, 0xFF),
+        .ide_secondary_control => if (ideDecodes(vm, 1)) vm.ide.controlRead(1, found.offset, data) else @memset(data, 0xFF),
     }
 }
 
@@ -1042,11 +1042,17 @@ fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
         .fw_cfg => vm.fw_cfg.write(found.offset, data),
         .vga => vm.vga.write(found.offset, data),
         .vga_dispi => vm.vga.writeDispi(found.offset, data),
-        .ide_primary => vm.ide.commandWrite(0, found.offset, data),
-        .ide_primary_control => vm.ide.controlWrite(0, found.offset, data),
-        .ide_secondary => vm.ide.commandWrite(1, found.offset, data),
-        .ide_secondary_control => vm.ide.controlWrite(1, found.offset, data),
+        .ide_primary => if (ideDecodes(vm, 0)) vm.ide.commandWrite(0, found.offset, data),
+        .ide_primary_control => if (ideDecodes(vm, 0)) vm.ide.controlWrite(0, found.offset, data),
+        .ide_secondary => if (ideDecodes(vm, 1)) vm.ide.commandWrite(1, found.offset, data),
+        .ide_secondary_control => if (ideDecodes(vm, 1)) vm.ide.controlWrite(1, found.offset, data),
     }
+}
+
+/// The legacy IDE ports answer only while the IDE function decodes I/O and the channel is enabled
+/// in its IDETIM register, as on a PIIX.
+fn ideDecodes(vm: *Vm, channel: u1) bool {
+    return ide_mod.legacyDecodeEnabled(&vm.ide_function, channel);
 }
 
 fn handleMmio(vm: *Vm, run: *volatile kvm.Run) void {
