@@ -77,16 +77,24 @@ export fn vmctl_vm_load_linux(
 ) Status {
     const initrd: []const u8 = if (initrd_ptr) |p| p[0..initrd_len] else &.{};
     const cmdline: []const u8 = if (cmdline_ptr) |p| p[0..cmdline_len] else &.{};
-    vm_mod.loadLinux(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return switch (err) {
+    vm_mod.loadLinux(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return linuxStatus(err);
+    return .ok;
+}
+
+const LinuxLoadError = vm_mod.LoadError || vm_mod.FirmwareError;
+
+/// The status for a failed Linux load, direct or through firmware.
+fn linuxStatus(err: LinuxLoadError) Status {
+    return switch (err) {
         error.NotBzImage => .kernel_not_bzimage,
         error.ProtocolTooOld => .kernel_protocol_too_old,
         error.KernelTooLarge => .kernel_too_large,
         error.InitrdTooLarge => .initrd_too_large,
         error.CmdlineTooLong => .cmdline_too_long,
-        error.OutsideGuestRam, error.TablesTooLarge => .out_of_memory,
+        error.OutsideGuestRam, error.TablesTooLarge, error.OutOfMemory => .out_of_memory,
+        error.FirmwareSize, error.FirmwareItems => .firmware_invalid,
         error.KvmFailed => .kvm_failed,
     };
-    return .ok;
 }
 
 /// Maps a PC firmware image (SeaBIOS's bios-256k.bin, say) for firmware boot.
@@ -108,16 +116,7 @@ export fn vmctl_vm_load_linux_via_firmware(
 ) Status {
     const initrd: []const u8 = if (initrd_ptr) |p| p[0..initrd_len] else &.{};
     const cmdline: []const u8 = if (cmdline_ptr) |p| p[0..cmdline_len] else &.{};
-    vm_mod.loadLinuxViaFirmware(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return switch (err) {
-        error.NotBzImage => .kernel_not_bzimage,
-        error.ProtocolTooOld => .kernel_protocol_too_old,
-        error.KernelTooLarge => .kernel_too_large,
-        error.InitrdTooLarge => .initrd_too_large,
-        error.CmdlineTooLong => .cmdline_too_long,
-        error.OutsideGuestRam, error.OutOfMemory => .out_of_memory,
-        error.FirmwareSize, error.FirmwareItems => .firmware_invalid,
-        error.KvmFailed => .kvm_failed,
-    };
+    vm_mod.loadLinuxViaFirmware(vm, kernel_ptr[0..kernel_len], initrd, cmdline) catch |err| return linuxStatus(err);
     return .ok;
 }
 
