@@ -23,6 +23,8 @@ export interface RunConfig {
   disks: DiskConfig[];
   /** An ISO 9660 image for the CD-ROM drive (`-i`). */
   cdrom?: string;
+  /** The CD-ROM on IDE (secondary master) instead of a SATA port (`--ide-cdrom`). */
+  ideCdrom: boolean;
   cache: CacheMode;
   /** Boot devices in order (`--boot-order`), for the firmware. */
   bootOrder?: BootDevice[];
@@ -69,7 +71,8 @@ const RUN_OPTIONS: OptionSpec[] = [
     help: "raw disk image (repeatable) on SATA; ',ro' read-only, ',ide' on IDE",
     repeatable: true,
   },
-  { names: ["-i", "--cdrom"], value: "FILE", help: "ISO 9660 image in the CD-ROM drive (IDE)" },
+  { names: ["-i", "--cdrom"], value: "FILE", help: "ISO 9660 image in the CD-ROM drive (SATA)" },
+  { names: ["--ide-cdrom"], help: "put the -i CD-ROM on IDE (secondary master) instead of SATA" },
   {
     names: ["--cache"],
     value: "MODE",
@@ -192,6 +195,9 @@ function parseRun(args: string[]): Command {
       throw new UserError(`${option} needs a kernel: give one with --kernel FILE`);
     }
   }
+  if (flags.has("--ide-cdrom") && !values.has("--cdrom")) {
+    throw new UserError("--ide-cdrom moves the CD-ROM to IDE: give an ISO with -i FILE");
+  }
   return {
     kind: "run",
     config: {
@@ -204,6 +210,7 @@ function parseRun(args: string[]): Command {
       noReboot: flags.has("--no-reboot"),
       disks: (repeated.get("--disk") ?? []).map(parseDisk),
       cdrom: nonEmpty(values.get("--cdrom"), "-i"),
+      ideCdrom: flags.has("--ide-cdrom"),
       cache: parseCache(values.get("--cache")),
       bootOrder: parseBootOrder(values.get("--boot-order")),
       showRegs: flags.has("--show-regs"),

@@ -1,5 +1,5 @@
 /**
- * Disks and CDs: where each image goes on the machine's IDE channels, the checks that turn a bad
+ * Disks and CDs: where each image goes on the AHCI ports and IDE channels, the checks that turn a bad
  * image into one clear line before any VM exists, and the open (and locked) images of a run,
  * which outlive guest resets and are flushed and closed at every way a run ends.
  * @module
@@ -19,21 +19,23 @@ export interface DriveSpec {
 
 export const AHCI_PORTS = 6;
 
-/** SATA disks take AHCI ports 0, 1, …; IDE disks (`,ide`) fill primary master, primary slave,
- * then the secondary channel around the CD-ROM, which is IDE secondary master as QEMU's -cdrom.
- * (The CD-ROM stays on IDE until SeaBIOS boots ATAPI from vmctl's AHCI: its polled PACKET
- * commands time out there today.) */
+/** SATA disks take AHCI ports 0, 1, …, then the CD-ROM takes the next port; IDE disks (`,ide`)
+ * fill primary master, primary slave, then the secondary channel — around the CD-ROM when
+ * `--ide-cdrom` puts it on IDE secondary master, where QEMU's -cdrom sits. */
 export function planDrives(config: RunConfig): DriveSpec[] {
   const drives: DriveSpec[] = [];
   let port = 0;
   const takePort = (what: string): number => {
     if (port >= AHCI_PORTS) {
-      throw new UserError(`no SATA port left for ${what}: the AHCI controller has ${AHCI_PORTS}`);
+      throw new UserError(
+        `no SATA port left for ${what}: the AHCI controller has ${AHCI_PORTS}; put disks on ` +
+          `IDE with ',ide'`,
+      );
     }
     return port++;
   };
   const ideSlots: [0 | 1, 0 | 1][] = [[0, 0], [0, 1], [1, 0], [1, 1]];
-  const ideCd = config.cdrom !== undefined;
+  const ideCd = config.cdrom !== undefined && config.ideCdrom;
   const freeIde = ideCd ? ideSlots.filter(([c, p]) => !(c === 1 && p === 0)) : ideSlots;
   for (const disk of config.disks) {
     if (disk.ide) {
@@ -52,7 +54,9 @@ export function planDrives(config: RunConfig): DriveSpec[] {
     }
   }
   if (config.cdrom !== undefined) {
-    const slot = { bus: "ide" as const, channel: 1 as const, position: 0 as const };
+    const slot = ideCd
+      ? { bus: "ide" as const, channel: 1 as const, position: 0 as const }
+      : { bus: "ahci" as const, port: takePort(config.cdrom) };
     drives.push({ path: config.cdrom, kind: "cdrom", readOnly: true, slot });
   }
   return drives;

@@ -48,6 +48,16 @@ pub const IrqLevel = extern struct {
     level: u32,
 };
 
+/// One message-signalled interrupt for the in-kernel LAPICs (KVM_SIGNAL_MSI).
+pub const Msi = extern struct {
+    address_lo: u32,
+    address_hi: u32,
+    data: u32,
+    flags: u32 = 0,
+    devid: u32 = 0,
+    pad: [12]u8 = [_]u8{0} ** 12,
+};
+
 pub const Regs = extern struct {
     rax: u64 = 0,
     rbx: u64 = 0,
@@ -179,6 +189,7 @@ pub const ioctl = struct {
     pub const create_irqchip = io(0x60);
     pub const irq_line = iow(0x61, IrqLevel);
     pub const create_pit2 = iow(0x77, PitConfig);
+    pub const signal_msi = iow(0xA5, Msi);
     // vCPU ioctls.
     pub const run = io(0x80);
     pub const get_regs = ior(0x81, Regs);
@@ -232,6 +243,7 @@ pub const Run = extern struct {
 
 comptime {
     std.debug.assert(@sizeOf(UserspaceMemoryRegion) == 32);
+    std.debug.assert(@sizeOf(Msi) == 32);
     std.debug.assert(@sizeOf(PitConfig) == 64);
     std.debug.assert(@sizeOf(Regs) == 144);
     std.debug.assert(@sizeOf(Segment) == 24);

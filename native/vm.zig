@@ -410,7 +410,16 @@ fn initDevices(vm: *Vm) void {
     vm.fw_cfg = FwCfg.init(vm.memory.dma());
     vm.vga = Vga.init(platform.pci.vga_vram_bytes);
     vm.ide = Ide.init(.{ irqLine(vm, platform.ide_primary.irq.?), irqLine(vm, platform.ide_secondary.irq.?) }, vm.memory.dma());
-    vm.ahci = Ahci.init(vm.memory.dma(), .{ .context = vm, .setLevelFn = setAhciIntx });
+    vm.ahci = Ahci.init(vm.memory.dma(), .{ .context = vm, .setLevelFn = setAhciIntx, .msiFn = signalMsi });
+}
+
+/// A device's MSI write, delivered by the in-kernel LAPICs. Addresses outside the LAPIC's
+/// 0xFEExxxxx window are a guest's mistake: KVM drops those messages.
+fn signalMsi(context: ?*anyopaque, address: u64, data: u32) void {
+    const vm: *Vm = @ptrCast(@alignCast(context.?));
+    var msi = kvm.Msi{ .address_lo = @truncate(address), .address_hi = @truncate(address >> 32), .data = data };
+    // A failure here means the VM fd is gone; the vCPU loop reports that on its next KVM_RUN.
+    _ = kvm.call(vm.vm_fd, kvm.ioctl.signal_msi, @intFromPtr(&msi)) catch {};
 }
 
 fn setAhciIntx(context: ?*anyopaque, level: bool) void {
@@ -429,6 +438,7 @@ fn initPciBus(vm: *Vm) void {
     vm.ide_function = ide_mod.initPciFunction();
     vm.ide_function.handler = vm.ide.pciHandler();
     vm.ahci_function = ahci_mod.initPciFunction();
+    ahci_mod.addMsiCapability(&vm.ahci_function);
     vm.ahci_function.handler = vm.ahci.pciHandler();
     vm.power_management = piix.initPowerManagement(platform.acpi_pm.base, platform.sci_irq);
     vm.vga_function = pci.Function.init(.{
@@ -448,6 +458,8 @@ fn initPciBus(vm: *Vm) void {
     vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
     vm.pci_bus.attach(layout.ahci_slot, 0, &vm.ahci_function);
     vm.pci_bus.setRouter(&vm.isa_bridge);
+    vm.ide.connect(&vm.ide_function);
+    vm.ahci.connect(&vm.ahci_function);
 }
 
 fn setPciIrq(context: ?*anyopaque, irq: u8, level: bool) void {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { cpioArchive, cpioArchiveGzip, type CpioEntry } from "./cpio.ts";
 import {
   busyboxStatic,
@@ -30,8 +30,11 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
  * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off) or `disk`
  * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks, names the
  * bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB into every
- * /dev/sd?, syncs, prints VMCTL-DISK-WRITTEN, then powers off, or hangs when the
- * command line also says `vmctl_then=hang`).
+ * /dev/sd?, syncs, prints their /proc/interrupts lines (`irq: `) and VMCTL-DISK-WRITTEN, then
+ * powers off, or hangs when the command line also says `vmctl_then=hang`), or `ddbench`
+ * (storage drivers, then `dd` with
+ * O_DIRECT writes and reads `vmctl_ddbench_mib=N` MiB (default 64) of /dev/sda in 1 MiB blocks
+ * and prints `ddbench: mib=N start=T0 written=T1 read=T2` from /proc/uptime, then powers off).
  */
 const TEST_INIT = `#!/bin/sh
 export PATH=/bin
@@ -69,8 +72,24 @@ case "$mode" in
       yes VMCTL-PATTERN | head -c 65536 | dd of=/dev/$d bs=4096 seek=256 conv=fsync 2>/dev/null
     done
     sync
+    grep -E 'ahci|ata_piix' /proc/interrupts | sed 's/^/irq: /'
     echo VMCTL-DISK-WRITTEN
     case " $(cat /proc/cmdline) " in *" vmctl_then=hang "*) while :; do sleep 3600; done ;; esac
+    poweroff -f ;;
+  ddbench)
+    for m in $(cat /lib/modules/load-order 2>/dev/null); do insmod /lib/modules/$m.ko; done
+    mib=64
+    for word in $(cat /proc/cmdline); do
+      case "$word" in vmctl_ddbench_mib=*) mib="\${word#vmctl_ddbench_mib=}" ;; esac
+    done
+    i=0
+    while [ ! -e /sys/block/sda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    dd if=/dev/zero of=/dev/sda bs=1M count=$mib oflag=direct 2>/dev/null
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    dd if=/dev/sda of=/dev/null bs=1M count=$mib iflag=direct 2>/dev/null
+    t2=$(cut -d' ' -f1 /proc/uptime)
+    echo "ddbench: mib=$mib start=$t0 written=$t1 read=$t2"
     poweroff -f ;;
   platform)
     for d in /sys/bus/pci/devices/*; do
@@ -102,7 +121,8 @@ poweroff -f
 
 const encoder = new TextEncoder();
 
-async function sha256Hex(parts: readonly (string | Uint8Array)[]): Promise<string> {
+/** Hex SHA-256 of `parts` joined with zero bytes: the content key of a cached image's name. */
+export async function sha256Hex(parts: readonly (string | Uint8Array)[]): Promise<string> {
   const chunks = parts.map((p) => (typeof p === "string" ? encoder.encode(p) : p));
   const total = chunks.reduce((n, c) => n + c.length + 1, 0);
   const joined = new Uint8Array(total);
@@ -113,6 +133,25 @@ async function sha256Hex(parts: readonly (string | Uint8Array)[]): Promise<strin
   }
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Images of another key older than this are removed when a new one is built. */
+const STALE_AFTER_MS = 60 * 60_000;
+
+/**
+ * Removes `<name>-*` images in `images` other than `keep` that are over an hour old. Younger ones
+ * stay: another checkout or test run may be booting one right now (the box reads the host's
+ * cache).
+ */
+export async function removeStaleImages(images: string, name: string, keep: string): Promise<void> {
+  for (const entry of Deno.readDirSync(images)) {
+    if (!entry.name.startsWith(`${name}-`) || entry.name === keep) continue;
+    const path = join(images, entry.name);
+    const mtime = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime();
+    if (mtime !== undefined && Date.now() - mtime > STALE_AFTER_MS) {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
 }
 
 async function busyboxApplets(busybox: string): Promise<string[]> {
@@ -178,11 +217,7 @@ export async function busyboxInitramfs(spec: BusyboxImage): Promise<string> {
   entries.push({ kind: "file", path: "init", data: spec.init, mode: 0o755 });
   const bytes = gzip ? cpioArchiveGzip(entries) : cpioArchive(entries);
   await Deno.mkdir(images, { recursive: true });
-  for (const old of Deno.readDirSync(images)) {
-    if (old.name.startsWith(`${spec.name}-`) && old.name !== fileName) {
-      await Deno.remove(join(images, old.name)).catch(() => {});
-    }
-  }
+  await removeStaleImages(images, spec.name, fileName);
   const scratch = `${path}.${Deno.pid}.tmp`;
   await Deno.writeFile(scratch, bytes);
   await Deno.rename(scratch, path);
@@ -240,6 +275,7 @@ export async function testIsolinuxIso(mode: string): Promise<string> {
     ],
   });
   await Deno.mkdir(dirname(path), { recursive: true });
+  await removeStaleImages(dirname(path), `test-isolinux-${mode}`, basename(path));
   await Deno.writeFile(`${path}.${Deno.pid}`, image);
   await Deno.rename(`${path}.${Deno.pid}`, path);
   note(`built ${path} (${Math.round(image.length / 1024)} KiB)`);

@@ -85,8 +85,7 @@ pub fn initPciFunction() pci.Function {
 }
 
 /// Gives the function a 64-bit MSI capability with one message. Only for a VM that delivers
-/// MSIs (`InterruptSink.msiFn`) and calls `Ahci.useMsi` with the same function: a guest that
-/// enables MSI gets no INTx any more.
+/// MSIs (`InterruptSink.msiFn`): a guest that enables MSI gets no INTx any more.
 pub fn addMsiCapability(function: *pci.Function) void {
     assert(function.config[capabilities_pointer] == 0);
     const at = msi_capability_offset;
@@ -106,7 +105,7 @@ pub const InterruptSink = struct {
     context: ?*anyopaque = null,
     /// The function's INTx level; the VM passes it to `pci.Bus.setIntx`. Called on changes only.
     setLevelFn: ?*const fn (context: ?*anyopaque, level: bool) void = null,
-    /// One MSI write (KVM_SIGNAL_MSI); only used after `Ahci.useMsi`.
+    /// One MSI write (KVM_SIGNAL_MSI), when the function has the capability and it is enabled.
     msiFn: ?*const fn (context: ?*anyopaque, address: u64, data: u32) void = null,
 
     fn setLevel(self: InterruptSink, level: bool) void {
@@ -396,8 +395,9 @@ pub const Ahci = struct {
     mutex: std.Thread.Mutex = .{},
     dma: device.DmaMemory,
     interrupt: InterruptSink,
-    /// Where the guest enables MSI, after `useMsi`.
-    msi_function: ?*const pci.Function = null,
+    /// The PCI function (after `connect`): its command register says whether the HBA may
+    /// master the bus, its MSI capability how it interrupts.
+    function: ?*const pci.Function = null,
     ghc: u32 = ghc_ae,
     is: u32 = 0,
     ports: [port_count]Port = [_]Port{.{}} ** port_count,
@@ -426,14 +426,21 @@ pub const Ahci = struct {
         p.linkUp();
     }
 
-    /// Delivers interrupts as MSIs while the guest enables them in `function`'s capability
-    /// (see `addMsiCapability`). The function must outlive the HBA.
-    pub fn useMsi(self: *Ahci, function: *const pci.Function) void {
-        assert(self.interrupt.msiFn != null);
-        assert(function.config[msi_capability_offset] == msi_capability_id);
+    /// Ties the HBA to its PCI function, which must outlive it: DMA only while the guest lets
+    /// the function master the bus, MSIs while it enables them (see `addMsiCapability`).
+    pub fn connect(self: *Ahci, function: *const pci.Function) void {
+        const has_msi = function.config[msi_capability_offset] == msi_capability_id;
+        assert(!has_msi or self.interrupt.msiFn != null);
         self.mutex.lock();
         defer self.mutex.unlock();
-        self.msi_function = function;
+        self.function = function;
+    }
+
+    /// Whether the HBA may read and write guest memory: always without a function (unit
+    /// tests), else only while the guest sets Bus Master Enable.
+    fn mastersBus(self: *const Ahci) bool {
+        const function = self.function orelse return true;
+        return function.command() & pci.command_bus_master != 0;
     }
 
     pub fn mmioRead(self: *Ahci, offset: u32, data: []u8) void {
@@ -644,7 +651,8 @@ pub const Ahci = struct {
     /// without the bus's lock: a guest that reprograms MSI while using it can only lose or
     /// misroute its own message.)
     fn msiFunction(self: *const Ahci) ?*const pci.Function {
-        const function = self.msi_function orelse return null;
+        const function = self.function orelse return null;
+        if (function.config[msi_capability_offset] != msi_capability_id) return null;
         return if (function.get16(msi_capability_offset + 2) & msi_enable != 0) function else null;
     }
 
@@ -677,6 +685,8 @@ pub const Ahci = struct {
 
     fn runSlot(self: *Ahci, p: *Port, drive: *ata.Drive, slot: u5) void {
         const aborted = abortedTaskFile(drive);
+        // Without Bus Master Enable the HBA cannot fetch the command: a host bus error.
+        if (!self.mastersBus()) return self.failPort(p, Irq.hbfs, aborted);
         const header_address = offsetAddress(p.commandList(), @as(u64, slot) * Header.bytes) orelse
             return self.failPort(p, Irq.hbfs, aborted);
         const header = self.dma.slice(header_address, Header.bytes) orelse return self.failPort(p, Irq.hbfs, aborted);
@@ -712,7 +722,8 @@ pub const Ahci = struct {
         if (end.fault != 0) return self.failPort(p, end.fault, tfd);
         if (registers.status & ata.status_err != 0) {
             if (!self.postFis(p, Rfis.d2h, &d2hFis(registers, true))) return self.failPort(p, Irq.hbfs, tfd);
-            return self.failPort(p, Irq.tfes, tfd);
+            // The D2H FIS carried I=1, so DHRS is set next to TFES (pollers wait for DHRS).
+            return self.failPort(p, Irq.tfes | Irq.dhrs, tfd);
         }
         if (!end.pio_in_last or end.interrupt) {
             if (!self.postFis(p, Rfis.d2h, &d2hFis(registers, end.interrupt))) return self.failPort(p, Irq.hbfs, tfd);
@@ -748,7 +759,7 @@ pub const Ahci = struct {
         }
         // Set Device Bits updates status bits 6:4 and 2:0 and the error register.
         const tfd = @as(u32, registers.err) << 8 | (p.tfd & 0x88) | (registers.status & 0x77);
-        if (failed) return self.failPort(p, Irq.tfes, tfd);
+        if (failed) return self.failPort(p, Irq.tfes | Irq.sdbs, tfd);
         p.tfd = tfd;
         p.sact &= ~done;
         self.raise(p, Irq.sdbs);
@@ -1644,7 +1655,7 @@ test "NCQ: READ/WRITE FPDMA QUEUED with SACT, tags, the Set Device Bits FIS, FUA
     try testing.expectEqual(ata.status_drdy | ata.status_dsc | ata.status_err, sdb[2]);
     try testing.expectEqual(ata.error_idnf, sdb[3]);
     try testing.expectEqual(@as(u32, 0), std.mem.readInt(u32, sdb[4..8], .little));
-    try testing.expectEqual(Irq.tfes, bench.portRead(0, Px.is));
+    try testing.expectEqual(Irq.tfes | Irq.sdbs, bench.portRead(0, Px.is));
     try testing.expectEqual(@as(u32, 0x1051), bench.portRead(0, Px.tfd));
     // Halted: further commands wait until software restarts the port.
     bench.put(0, 2, .{ .command = Ncq.read, .features = 1, .count = 2 << 3, .lba = 0, .prds = &.{.{ .address = Bench.buffers, .bytes = 512 }} });
@@ -1695,7 +1706,7 @@ test "ATAPI through the A bit and ACMD: INQUIRY by PIO, unit attention, READ(10)
     bench.put(1, 1, dma_read);
     bench.issue(1, 1);
     try testing.expectEqual(@as(u32, 0b10), bench.portRead(1, Px.ci));
-    try testing.expectEqual(Irq.tfes, bench.portRead(1, Px.is));
+    try testing.expectEqual(Irq.tfes | Irq.dhrs, bench.portRead(1, Px.is));
     try testing.expectEqual(@as(u32, 0x6041), bench.portRead(1, Px.tfd));
     try testing.expectEqual(ata.status_drdy | ata.status_err, d2h[2]);
     bench.restart(1);
@@ -1740,7 +1751,7 @@ test "task file errors: an LBA past the disk fails with TFES and IDNF, and the p
     // Slot 0 failed and stays issued; slot 1 never ran.
     try testing.expectEqual(@as(u32, 0b11), bench.portRead(0, Px.ci));
     try testing.expectEqual(@as(u32, 0), (bench.portRead(0, Px.cmd) & Cmd.ccs_mask) >> Cmd.ccs_shift);
-    try testing.expectEqual(Irq.tfes, bench.portRead(0, Px.is));
+    try testing.expectEqual(Irq.tfes | Irq.dhrs, bench.portRead(0, Px.is));
     try testing.expectEqual(@as(u32, 0x1051), bench.portRead(0, Px.tfd));
     const d2h = bench.received(0, Rfis.d2h, Fis.d2h_bytes);
     try testing.expectEqual(Fis.interrupt_bit, d2h[1]);
@@ -1766,7 +1777,7 @@ test "task file errors: an LBA past the disk fails with TFES and IDNF, and the p
     bench.disk_medium.fail_reads = true;
     bench.put(0, 2, .{ .command = ata.Command.read_dma_ext, .lba = 7, .count = 2, .prds = &.{.{ .address = Bench.buffers, .bytes = 1024 }} });
     bench.issue(0, 2);
-    try testing.expectEqual(Irq.tfes, bench.portRead(0, Px.is));
+    try testing.expectEqual(Irq.tfes | Irq.dhrs, bench.portRead(0, Px.is));
     try testing.expectEqual(@as(u32, ata.error_unc), bench.portRead(0, Px.tfd) >> 8);
     try testing.expectEqual(@as(u8, 7), d2h[4]);
 }
@@ -1946,7 +1957,8 @@ test "MSI: the capability, one message per event while enabled, INTx otherwise" 
     try testing.expectEqual(@as(u8, 0xFC), function.writable[msi_capability_offset + 4]);
     try testing.expectEqual(@as(u8, 0xFF), function.writable[msi_capability_offset + 13]);
     try testing.expectEqual(@as(u8, 0x00), function.writable[msi_capability_offset + 14]);
-    bench.ahci.useMsi(&function);
+    bench.ahci.connect(&function);
+    function.put16(pci.Config.command, pci.command_memory | pci.command_bus_master);
 
     // Not enabled yet: INTx.
     bench.start(0);
@@ -1963,7 +1975,6 @@ test "MSI: the capability, one message per event while enabled, INTx otherwise" 
     function.put32(msi_capability_offset + 8, 0);
     function.put16(msi_capability_offset + 12, 0x4041);
     function.put16(msi_capability_offset + 2, msi_64bit | msi_enable);
-    function.put16(pci.Config.command, pci.command_memory | pci.command_bus_master);
     bench.issue(0, 0);
     try testing.expectEqual(@as(u32, 1), bench.irq.messages);
     try testing.expectEqual(@as(u64, 0xFEE0_1000), bench.irq.address);
@@ -1976,10 +1987,14 @@ test "MSI: the capability, one message per event while enabled, INTx otherwise" 
     _ = bench.read(Hba.is);
     bench.portWrite(0, Px.serr, 0);
     try testing.expectEqual(@as(u32, 2), bench.irq.messages);
-    // Without bus mastering the message cannot be sent.
+    // Without bus mastering the message cannot be sent, nor the command fetched: the port
+    // stops with a host bus fatal error.
     function.put16(pci.Config.command, pci.command_memory);
+    bench.portWrite(0, Px.ie, Irq.hbfs);
     bench.issue(0, 0);
     try testing.expectEqual(@as(u32, 2), bench.irq.messages);
+    try testing.expect(bench.portRead(0, Px.is) & Irq.hbfs != 0);
+    try testing.expectEqual(@as(u32, 1), bench.portRead(0, Px.ci));
     // MSI off: the pending status comes out on INTx.
     function.put16(msi_capability_offset + 2, msi_64bit);
     bench.portWrite(0, Px.serr, 0);

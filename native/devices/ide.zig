@@ -92,6 +92,9 @@ pub const Ide = struct {
     /// Guest RAM, for bus-master DMA.
     dma: device.DmaMemory,
     channels: [2]Channel,
+    /// The PCI function (after `connect`): bus-master DMA runs only while the guest sets its
+    /// Bus Master Enable.
+    function: ?*const pci.Function = null,
     /// Accesses with a wrong width or outside a block (saturating).
     bad_accesses: u32 = 0,
 
@@ -131,6 +134,11 @@ pub const Ide = struct {
 
     pub fn init(irqs: [2]IrqLine, dma: device.DmaMemory) Ide {
         return .{ .dma = dma, .channels = .{ .{ .irq = irqs[0] }, .{ .irq = irqs[1] } } };
+    }
+
+    /// Ties the controller to its PCI function, which must outlive it.
+    pub fn connect(self: *Ide, function: *const pci.Function) void {
+        self.function = function;
     }
 
     /// Connects a drive (before the guest runs). The drive must outlive the controller.
@@ -422,6 +430,10 @@ pub const Ide = struct {
         const to_memory = drive.phase() == .dma_in;
         assert(to_memory or drive.phase() == .dma_out);
         if (to_memory != (ch.bmic & bmic_write_memory != 0)) return busError(ch, drive);
+        if (self.function) |function| {
+            // A function the guest does not let master the bus cannot move data.
+            if (function.command() & pci.command_bus_master == 0) return busError(ch, drive);
+        }
         var remaining = drive.remainingBytes();
         var index: u32 = 0;
         var exact_end = false;
@@ -1121,6 +1133,13 @@ test "DMA errors: PRDs or table outside RAM, tables too short or without EOT, wr
     // The engine set to read memory for a command that writes it.
     bench.putPrd(0x1000, 0x30000, 512, true);
     try expectDmaError(bench, 0x1000, 1, false);
+    // A valid table, but the PCI function may not master the bus.
+    var function = initPciFunction();
+    bench.ide.connect(&function);
+    function.put16(pci.Config.command, pci.command_io);
+    try expectDmaError(bench, 0x1000, 1, true);
+    function.put16(pci.Config.command, pci.command_io | pci.command_bus_master);
+    bench.ide.function = null;
     @memset(bench.ram[0x1000..][0..8], 0);
     // Nothing else changed, inside RAM or around it.
     try testing.expectEqualSlices(u8, snapshot, bench.backing);

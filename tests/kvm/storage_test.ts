@@ -53,15 +53,17 @@ async function assertPattern(disk: string, context: string): Promise<void> {
   }
 }
 
-Deno.test("SeaBIOS boots an ISOLINUX CD from the IDE CD-ROM (-i) into Linux", async () => {
-  const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
-  const run = await new Vmctl(["-r", "256", "-t", GUEST_LIMIT_S, "-i", iso]).finish();
-  assert.ok(!run.hung, describe(run));
-  assert.equal(run.code, 0, describe(run));
-  assert.match(run.stdout, /Booting from DVD\/CD/, describe(run));
-  assert.match(run.stdout, /ISOLINUX/, describe(run));
-  assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
-});
+for (const [where, extra] of [["SATA", []], ["IDE", ["--ide-cdrom"]]] as const) {
+  Deno.test(`SeaBIOS boots an ISOLINUX CD from the ${where} CD-ROM (${["-i", ...extra].join(" ")}) into Linux`, async () => {
+    const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
+    const run = await new Vmctl(["-r", "256", "-t", GUEST_LIMIT_S, "-i", iso, ...extra]).finish();
+    assert.ok(!run.hung, describe(run));
+    assert.equal(run.code, 0, describe(run));
+    assert.match(run.stdout, /Booting from DVD\/CD/, describe(run));
+    assert.match(run.stdout, /ISOLINUX/, describe(run));
+    assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
+  });
+}
 
 Deno.test("Linux sees an AHCI disk (ahci) and an IDE disk (ata_piix); writes reach both images", async () => {
   const sata = await blankDisk();
@@ -75,6 +77,11 @@ Deno.test("Linux sees an AHCI disk (ahci) and an IDE disk (ata_piix); writes rea
   assert.equal(run.code, 0, describe(run));
   assert.match(run.stdout, /^driver: ahci 0000:00:03\.0/m, describe(run));
   assert.match(run.stdout, /^driver: ata_piix 0000:00:01\.1/m, describe(run));
+  // The AHCI function interrupts by MSI (KVM_SIGNAL_MSI), IDE by IRQ 14/15 — both counted.
+  const ahciIrq = run.stdout.match(/^irq: +\d+: +(\d+) .*PCI-MSI.*ahci/m);
+  assert.ok(ahciIrq && Number(ahciIrq[1]) > 0, `no AHCI MSIs counted\n${describe(run)}`);
+  const ideIrq = run.stdout.match(/^irq: +1[45]: +(\d+) .*ata_piix/m);
+  assert.ok(ideIrq && Number(ideIrq[1]) > 0, `no IDE interrupts counted\n${describe(run)}`);
   assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
   assert.ok(run.stdout.includes(WRITTEN), describe(run));
   await assertPattern(sata, describe(run));

@@ -145,6 +145,21 @@ Deno.test("a bad cache mode", async () => {
   );
 });
 
+Deno.test("--ide-cdrom without a CD", async () => {
+  const result = await runVmctl(["run", "--ide-cdrom"]);
+  assertOneLineError(result, /--ide-cdrom moves the CD-ROM to IDE: give an ISO with -i FILE/);
+});
+
+Deno.test("more SATA drives than AHCI ports", async () => {
+  const disk = await Deno.makeTempFile({ suffix: ".img" });
+  await Deno.writeFile(disk, new Uint8Array(4096));
+  const result = await runVmctl(["run", ...Array(7).fill(["-d", `${disk},ro`]).flat()]);
+  assertOneLineError(
+    result,
+    /no SATA port left for .*: the AHCI controller has 6; put disks on IDE/,
+  );
+});
+
 Deno.test("KVM device missing", async () => {
   const result = await runVmctl(["run", "--kernel", kernel], {
     env: { VMCTL_KVM_DEVICE: "/nonexistent/kvm" },
