@@ -36,6 +36,9 @@ pub const max_sector_bytes: u32 = 4096;
 /// requests are split into chunks of this size, so a request never allocates.
 pub const bounce_bytes: u32 = 256 << 10;
 
+/// Most regions one vectored request (`readRegions`, `writeRegions`) may carry; IOV_MAX is 1024.
+pub const max_regions: usize = 64;
+
 /// The direct-I/O alignment assumed when the kernel does not report one (statx STATX_DIOALIGN is
 /// Linux 6.1+): no logical block size exceeds a 4 KiB page in practice.
 const fallback_direct_align_bytes: u32 = 4096;
@@ -190,6 +193,53 @@ pub const Image = struct {
         return self.preadAll(out, offset);
     }
 
+    /// Reads consecutive sectors from `sector` on into `regions`, in order: one DMA transfer's
+    /// scattered guest pages, with one preadv(2) where the cache mode allows. Each region's length
+    /// must be a multiple of sector_bytes. On error.OutOfRange, nothing is touched.
+    pub fn readRegions(self: *Image, sector: u64, regions: []const []u8) IoError!void {
+        assert(self.fd >= 0);
+        assert(regions.len <= max_regions);
+        var total: usize = 0;
+        for (regions) |region| total += region.len;
+        const offset = try self.byteOffset(sector, total);
+        if (total == 0) return;
+        if (self.anyNeedsBounce(regions, offset)) {
+            var at = sector;
+            for (regions) |region| {
+                try self.read(at, region);
+                at += region.len / self.sector_bytes;
+            }
+            return;
+        }
+        var iov: [max_regions]posix.iovec = undefined;
+        for (regions, iov[0..regions.len]) |region, *entry| entry.* = .{ .base = region.ptr, .len = region.len };
+        return self.preadvAll(iov[0..regions.len], offset);
+    }
+
+    /// Writes consecutive sectors from `sector` on from `regions`, in order, with one pwritev(2)
+    /// where the cache mode allows; see `readRegions`. Refused when the image is read-only.
+    pub fn writeRegions(self: *Image, sector: u64, regions: []const []const u8) IoError!void {
+        assert(self.fd >= 0);
+        assert(regions.len <= max_regions);
+        if (self.read_only) return error.ReadOnly;
+        var total: usize = 0;
+        for (regions) |region| total += region.len;
+        const offset = try self.byteOffset(sector, total);
+        if (total == 0) return;
+        if (self.anyNeedsBounce(regions, offset)) {
+            var at = sector;
+            for (regions) |region| {
+                try self.write(at, region);
+                at += region.len / self.sector_bytes;
+            }
+            return;
+        }
+        if (self.cache != .writethrough) self.dirty = true;
+        var iov: [max_regions]posix.iovec_const = undefined;
+        for (regions, iov[0..regions.len]) |region, *entry| entry.* = .{ .base = region.ptr, .len = region.len };
+        return self.pwritevAll(iov[0..regions.len], offset);
+    }
+
     /// Writes sectors [sector, sector + data.len / sector_bytes). data.len must be a multiple of
     /// sector_bytes. Refused before any bounds check when the image is read-only.
     pub fn write(self: *Image, sector: u64, data: []const u8) IoError!void {
@@ -230,6 +280,18 @@ pub const Image = struct {
         return sector * self.sector_bytes;
     }
 
+    /// Whether any region of a vectored request (laid end to end from `offset`) cannot go to
+    /// O_DIRECT as it is.
+    fn anyNeedsBounce(self: *const Image, regions: []const []const u8, offset: u64) bool {
+        var at = offset;
+        for (regions) |region| {
+            assert(region.len % self.sector_bytes == 0);
+            if (self.needsBounce(@intFromPtr(region.ptr), region.len, at)) return true;
+            at += region.len;
+        }
+        return false;
+    }
+
     fn needsBounce(self: *const Image, address: usize, len: usize, offset: u64) bool {
         if (self.cache != .none) return false;
         return address % self.direct_memory_align_bytes != 0 or
@@ -266,6 +328,43 @@ pub const Image = struct {
             done += rc;
         }
         @memset(buffer[done..], 0);
+    }
+
+    /// preadv(2) until every region is full; like `preadAll`, bytes at or past the end of the
+    /// file read as zeros. `iov` is used up as it goes.
+    fn preadvAll(self: *Image, iov: []posix.iovec, offset: u64) IoError!void {
+        var first: usize = 0;
+        var position = offset;
+        while (first < iov.len and position < self.size_bytes) {
+            const rc = linux.preadv(self.fd, iov[first..].ptr, iov.len - first, @intCast(position));
+            switch (linux.E.init(rc)) {
+                .SUCCESS => {},
+                .INTR => continue,
+                else => |errno| return self.fail(errno),
+            }
+            if (rc == 0) break;
+            position += rc;
+            first = consume(posix.iovec, iov, first, rc);
+        }
+        for (iov[first..]) |entry| @memset(entry.base[0..entry.len], 0);
+    }
+
+    /// pwritev(2) until every region is written.
+    fn pwritevAll(self: *Image, iov: []posix.iovec_const, offset: u64) IoError!void {
+        var first: usize = 0;
+        var position = offset;
+        while (first < iov.len) {
+            const rc = linux.pwritev(self.fd, iov[first..].ptr, iov.len - first, @intCast(position));
+            switch (linux.E.init(rc)) {
+                .SUCCESS => {},
+                .INTR => continue,
+                else => |errno| return self.fail(errno),
+            }
+            if (rc == 0) return self.fail(.IO);
+            position += rc;
+            first = consume(posix.iovec_const, iov, first, rc);
+        }
+        assert(position <= self.size_bytes);
     }
 
     /// pwrite(2) until all of `data` is written.
@@ -613,6 +712,26 @@ fn openDescriptorCount() !usize {
     var it = dir.iterate();
     while (try it.next()) |_| count += 1;
     return count;
+}
+
+/// Drops the first `n` bytes of `iov[first..]` (a partial preadv/pwritev); returns the index of
+/// the first entry with bytes left.
+fn consume(comptime Iovec: type, iov: []Iovec, first: usize, n: usize) usize {
+    var left = n;
+    var index = first;
+    while (left > 0) {
+        assert(index < iov.len);
+        if (left >= iov[index].len) {
+            left -= iov[index].len;
+            index += 1;
+        } else {
+            iov[index].base += left;
+            iov[index].len -= left;
+            left = 0;
+        }
+    }
+    while (index < iov.len and iov[index].len == 0) index += 1;
+    return index;
 }
 
 test "open refuses missing paths, directories, FIFOs, character devices and empty files" {
@@ -1056,7 +1175,33 @@ fn checkAgainstModel(dir: *const TestDir, cache: CacheMode, seed: u64, operation
         const bytes = storage[shift..][0 .. count * sector_bytes];
         const in_range = sector <= image_sectors and count <= image_sectors - sector;
 
-        if (roll < 55) {
+        if (roll < 30) {
+            // A scattered request: the regions lie in memory in reverse order.
+            var regions_buffer: [8][]u8 = undefined;
+            const regions = reversedRegions(random, bytes, sector_bytes, &regions_buffer);
+            random.bytes(bytes);
+            if (!in_range) {
+                @memcpy(expected[0..bytes.len], bytes);
+                try testing.expectError(error.OutOfRange, image.?.writeRegions(sector, regions));
+                try testing.expectError(error.OutOfRange, image.?.readRegions(sector, regions));
+                try testing.expectEqualSlices(u8, expected[0..bytes.len], bytes);
+                continue;
+            }
+            var at = sector * sector_bytes;
+            if (random.boolean()) {
+                try image.?.writeRegions(sector, regions);
+                for (regions) |region| {
+                    @memcpy(model[at..][0..region.len], region);
+                    at += region.len;
+                }
+            } else {
+                try image.?.readRegions(sector, regions);
+                for (regions) |region| {
+                    try testing.expectEqualSlices(u8, model[at..][0..region.len], region);
+                    at += region.len;
+                }
+            }
+        } else if (roll < 55) {
             random.bytes(bytes);
             if (in_range) {
                 try image.?.write(sector, bytes);
@@ -1083,6 +1228,24 @@ fn checkAgainstModel(dir: *const TestDir, cache: CacheMode, seed: u64, operation
     const on_disk = try readTestFile(path);
     defer testing.allocator.free(on_disk);
     try testing.expectEqualSlices(u8, model, on_disk);
+}
+
+/// Splits `bytes` into up to `out.len` whole-sector regions, in file order, placed in memory
+/// back to front, so a request that mixed up their order or ran them together would show.
+fn reversedRegions(random: std.Random, bytes: []u8, sector_bytes: usize, out: [][]u8) [][]u8 {
+    const sectors = bytes.len / sector_bytes;
+    if (sectors == 0) return out[0..0];
+    const count = random.uintAtMost(usize, @min(sectors, out.len) - 1) + 1;
+    var left = sectors;
+    var end = bytes.len;
+    for (out[0..count], 0..) |*region, i| {
+        const size = if (i == count - 1) left else random.uintAtMost(usize, left - (count - 1 - i) - 1) + 1;
+        left -= size;
+        end -= size * sector_bytes;
+        region.* = bytes[end..][0 .. size * sector_bytes];
+    }
+    assert(left == 0 and end == 0);
+    return out[0..count];
 }
 
 test "random requests match an in-memory model: writeback" {

@@ -116,6 +116,8 @@ const Slot = struct {
 };
 
 comptime {
+    // A DMA batch from the controllers fits one vectored image request.
+    std.debug.assert(ata.max_regions == block.max_regions);
     for (ide_mod.legacy_ports, [_]platform.PortDevice{ platform.ide_primary, platform.ide_secondary }, [_]platform.PortDevice{ platform.ide_primary_control, platform.ide_secondary_control }) |ports, command, control| {
         std.debug.assert(ports.command == command.base and ports.control == control.base and ports.irq == command.irq.?);
     }
@@ -681,6 +683,8 @@ pub fn attachDrive(vm: *Vm, image: *block.Image, slot: DriveSlot, kind: DriveKin
         .readFn = imageRead,
         .writeFn = imageWrite,
         .flushFn = imageFlush,
+        .readRegionsFn = imageReadRegions,
+        .writeRegionsFn = imageWriteRegions,
     };
     const wanted_sector: u32 = if (kind == .cdrom) ata.cdrom_sector_bytes else ata.disk_sector_bytes;
     if (backend.sector_bytes != wanted_sector or (kind == .cdrom and !backend.read_only)) {
@@ -711,6 +715,18 @@ pub fn attachDrive(vm: *Vm, image: *block.Image, slot: DriveSlot, kind: DriveKin
 fn imageRead(context: *anyopaque, sector: u64, out: []u8) bool {
     const image: *block.Image = @ptrCast(@alignCast(context));
     image.read(sector, out) catch return false;
+    return true;
+}
+
+fn imageReadRegions(context: *anyopaque, sector: u64, regions: []const []u8) bool {
+    const image: *block.Image = @ptrCast(@alignCast(context));
+    image.readRegions(sector, regions) catch return false;
+    return true;
+}
+
+fn imageWriteRegions(context: *anyopaque, sector: u64, regions: []const []const u8) bool {
+    const image: *block.Image = @ptrCast(@alignCast(context));
+    image.writeRegions(sector, regions) catch return false;
     return true;
 }
 

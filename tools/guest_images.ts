@@ -27,14 +27,15 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
  * /init of the test guest. The `vmctl_test=` word of the kernel command line picks what it does
  * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
  * (forever), `shell` (an interactive sh on the console, then power off), `platform` (PCI
- * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off) or `disk`
- * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks, names the
- * bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB into every
- * /dev/sd?, syncs, prints their /proc/interrupts lines (`irq: `) and VMCTL-DISK-WRITTEN, then
- * powers off, or hangs when the command line also says `vmctl_then=hang`), or `ddbench`
- * (storage drivers, then `dd` with
- * O_DIRECT writes and reads `vmctl_ddbench_mib=N` MiB (default 64) of /dev/sda in 1 MiB blocks
- * and prints `ddbench: mib=N start=T0 written=T1 read=T2` from /proc/uptime, then powers off).
+ * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off), `disk`
+ * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks and CDs,
+ * names the bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB
+ * into every /dev/sd?, syncs, reads the volume descriptor of every CD (`cdrom: `), prints the
+ * controllers' /proc/interrupts lines (`irq: `) and VMCTL-DISK-WRITTEN, then powers off, or
+ * hangs when the command line also says `vmctl_then=hang`) or `ddbench` (storage drivers, then
+ * `dd` with O_DIRECT writes and reads `vmctl_ddbench_mib=N` MiB (default 64) of /dev/sda in
+ * 1 MiB blocks and prints `ddbench: mib=N start=T0 written=T1 read=T2` from /proc/uptime, then
+ * powers off).
  */
 const TEST_INIT = `#!/bin/sh
 export PATH=/bin
@@ -60,7 +61,7 @@ case "$mode" in
       case "$word" in vmctl_disks=*) want="\${word#vmctl_disks=}" ;; esac
     done
     i=0
-    while [ $(ls -d /sys/block/sd? 2>/dev/null | wc -l) -lt $want ] && [ $i -lt 300 ]; do
+    while [ $(ls -d /sys/block/sd? /sys/block/sr? 2>/dev/null | wc -l) -lt $want ] && [ $i -lt 300 ]; do
       sleep 0.1; i=$((i + 1))
     done
     for d in /sys/bus/pci/drivers/ahci/0000:* /sys/bus/pci/drivers/ata_piix/0000:*; do
@@ -72,6 +73,11 @@ case "$mode" in
       yes VMCTL-PATTERN | head -c 65536 | dd of=/dev/$d bs=4096 seek=256 conv=fsync 2>/dev/null
     done
     sync
+    for b in /sys/block/sr?; do
+      [ -e "$b" ] || continue
+      d=\${b##*/}
+      echo "cdrom: $d $(cat $b/size) sectors, volume descriptor $(dd if=/dev/$d bs=2048 skip=16 count=1 2>/dev/null | head -c 6 | tail -c 5)"
+    done
     grep -E 'ahci|ata_piix' /proc/interrupts | sed 's/^/irq: /'
     echo VMCTL-DISK-WRITTEN
     case " $(cat /proc/cmdline) " in *" vmctl_then=hang "*) while :; do sleep 3600; done ;; esac
@@ -298,6 +304,8 @@ const STORAGE_MODULES = [
   "lib/crc64-rocksoft",
   "block/t10-pi",
   "drivers/scsi/sd_mod",
+  "drivers/cdrom/cdrom",
+  "drivers/scsi/sr_mod",
 ];
 
 /** The test initramfs plus Debian's storage drivers (for the `disk` mode). Cached. */

@@ -59,6 +59,10 @@ pub const Backend = struct {
     readFn: *const fn (context: *anyopaque, sector: u64, out: []u8) bool,
     writeFn: *const fn (context: *anyopaque, sector: u64, data: []const u8) bool,
     flushFn: *const fn (context: *anyopaque) bool,
+    /// Optional scatter/gather forms of readFn/writeFn: consecutive sectors into or from up to
+    /// `max_regions` whole-sector regions, in order (a DMA transfer's guest pages in one call).
+    readRegionsFn: ?*const fn (context: *anyopaque, sector: u64, regions: []const []u8) bool = null,
+    writeRegionsFn: ?*const fn (context: *anyopaque, sector: u64, regions: []const []const u8) bool = null,
 
     fn read(self: Backend, sector: u64, out: []u8) bool {
         self.checkRange(sector, out.len);
@@ -73,6 +77,16 @@ pub const Backend = struct {
 
     fn flush(self: Backend) bool {
         return self.flushFn(self.context);
+    }
+
+    /// The sector count of whole-sector regions, or null when one is not whole sectors.
+    fn regionSectors(self: Backend, regions: []const []const u8) ?u64 {
+        var bytes: u64 = 0;
+        for (regions) |region| {
+            if (region.len == 0 or region.len % self.sector_bytes != 0) return null;
+            bytes += region.len;
+        }
+        return bytes / self.sector_bytes;
     }
 
     fn checkRange(self: Backend, sector: u64, len: usize) void {
@@ -103,7 +117,34 @@ pub const MemoryBackend = struct {
             .readFn = readSectors,
             .writeFn = writeSectors,
             .flushFn = flush,
+            .readRegionsFn = readRegions,
+            .writeRegionsFn = writeRegions,
         };
+    }
+
+    /// One call, like a preadv: counted as one read.
+    fn readRegions(context: *anyopaque, sector: u64, regions: []const []u8) bool {
+        const self: *MemoryBackend = @ptrCast(@alignCast(context));
+        self.reads += 1;
+        if (self.fail_reads) return false;
+        var at: usize = @intCast(sector * self.sector_bytes);
+        for (regions) |region| {
+            @memcpy(region, self.bytes[at..][0..region.len]);
+            at += region.len;
+        }
+        return true;
+    }
+
+    fn writeRegions(context: *anyopaque, sector: u64, regions: []const []const u8) bool {
+        const self: *MemoryBackend = @ptrCast(@alignCast(context));
+        self.writes += 1;
+        if (self.fail_writes) return false;
+        var at: usize = @intCast(sector * self.sector_bytes);
+        for (regions) |region| {
+            @memcpy(self.bytes[at..][0..region.len], region);
+            at += region.len;
+        }
+        return true;
     }
 
     fn readSectors(context: *anyopaque, sector: u64, out: []u8) bool {
@@ -136,6 +177,9 @@ pub const max_multiple_sectors: u8 = 16;
 /// The largest PIO block a drive announces: an ATAPI byte count limit, which is even and
 /// below 64 KiB. A PIO transport's buffer holds one.
 pub const max_pio_block_bytes: u32 = 0xFFFE;
+
+/// Most regions one `readDataRegions`/`writeDataRegions` call takes (block.zig's max_regions).
+pub const max_regions: usize = 64;
 /// The ATAPI command packet (IDENTIFY PACKET DEVICE word 0 bits 1:0 = 00).
 pub const packet_bytes: u32 = 12;
 /// Media up to this many 2048-byte sectors are CDs (the lead-out of 99:59:74 in MSF still
@@ -526,6 +570,63 @@ pub const Drive = struct {
         }
         t.moved += out.len;
         return true;
+    }
+
+    /// `readData` over consecutive regions (a DMA engine's scattered guest pages), with one
+    /// backend call when the medium takes scatter/gather and the regions are whole sectors.
+    pub fn readDataRegions(self: *Drive, regions: []const []u8) bool {
+        assert(regions.len <= max_regions);
+        assert(self.transfer.phase == .pio_in or self.transfer.phase == .dma_in);
+        if (self.vectoredSpan(regions, true)) |span| {
+            if (!span.backend.readRegionsFn.?(span.backend.context, span.sector, regions)) {
+                for (regions) |region| @memset(region, 0);
+                self.transfer.failed = true;
+                return false;
+            }
+            self.transfer.moved += span.bytes;
+            return true;
+        }
+        for (regions) |region| if (!self.readData(region)) return false;
+        return true;
+    }
+
+    /// `writeData` over consecutive regions; see `readDataRegions`.
+    pub fn writeDataRegions(self: *Drive, regions: []const []const u8) bool {
+        assert(regions.len <= max_regions);
+        assert(self.transfer.phase == .pio_out or self.transfer.phase == .dma_out);
+        if (self.vectoredSpan(regions, false)) |span| {
+            assert(!span.backend.read_only);
+            // The staging buffer may hold a sector this write replaces.
+            self.staged_sector = null;
+            if (!span.backend.writeRegionsFn.?(span.backend.context, span.sector, regions)) {
+                self.transfer.failed = true;
+                return false;
+            }
+            self.transfer.moved += span.bytes;
+            return true;
+        }
+        for (regions) |region| if (!self.writeData(region)) return false;
+        return true;
+    }
+
+    const VectoredSpan = struct { backend: Backend, sector: u64, bytes: u64 };
+
+    /// Where a one-call scatter/gather transfer of `regions` goes, or null when the per-region
+    /// path must be taken: a response rather than the medium, a failed transfer, a position or
+    /// region that is not whole sectors, or a backend without scatter/gather.
+    fn vectoredSpan(self: *const Drive, regions: []const []const u8, reading: bool) ?VectoredSpan {
+        const t = &self.transfer;
+        if (t.failed or t.source != .medium) return null;
+        const b = self.currentMedium() orelse return null;
+        if ((if (reading) b.readRegionsFn == null else b.writeRegionsFn == null)) return null;
+        if (t.moved % b.sector_bytes != 0) return null;
+        const sectors = b.regionSectors(regions) orelse return null;
+        if (sectors == 0) return null;
+        const bytes = sectors * b.sector_bytes;
+        assert(bytes <= t.block_end - t.moved);
+        const sector = t.sector + t.moved / b.sector_bytes;
+        b.checkRange(sector, @intCast(bytes));
+        return .{ .backend = b, .sector = sector, .bytes = bytes };
     }
 
     /// Takes the next `data.len` bytes of a data-out or packet phase; see the file comment.

@@ -437,17 +437,25 @@ pub const Ide = struct {
         var remaining = drive.remainingBytes();
         var index: u32 = 0;
         var exact_end = false;
+        // Regions go to the drive in batches, one medium access each.
+        var batch: [ata.max_regions][]u8 = undefined;
+        var batched: usize = 0;
         while (remaining > 0) : (index += 1) {
-            const prd = self.fetchPrd(ch.bmidtp, index) orelse return busError(ch, drive);
-            const region = self.dma.slice(prd.address, prd.bytes) orelse return busError(ch, drive);
+            // A bad descriptor stops the engine after the regions before it have moved.
+            const prd = self.fetchPrd(ch.bmidtp, index) orelse return failAfter(ch, drive, to_memory, batch[0..batched]);
+            const region = self.dma.slice(prd.address, prd.bytes) orelse return failAfter(ch, drive, to_memory, batch[0..batched]);
             const n: usize = @intCast(@min(remaining, prd.bytes));
-            const ok = if (to_memory) drive.readData(region[0..n]) else drive.writeData(region[0..n]);
-            // A drive error ends the command; the engine stays active until the host stops it.
-            if (!ok) return drive.finishData();
+            batch[batched] = region[0..n];
+            batched += 1;
             remaining -= n;
             exact_end = prd.end_of_table and n == prd.bytes;
             // The table ended before the transfer did.
-            if (prd.end_of_table and remaining > 0) return busError(ch, drive);
+            if (prd.end_of_table and remaining > 0) return failAfter(ch, drive, to_memory, batch[0..batched]);
+            if (batched == batch.len or remaining == 0) {
+                // A drive error ends the command; the engine stays active until the host stops it.
+                if (!moveRegions(drive, to_memory, batch[0..batched])) return drive.finishData();
+                batched = 0;
+            }
         }
         // With descriptors left over, the engine stays active until the host stops it.
         if (exact_end) ch.bmis &= ~bmis_active;
@@ -473,6 +481,18 @@ pub const Ide = struct {
             .bytes = if (count == 0) prd_max_region_bytes else count,
             .end_of_table = bytes[7] & prd_end_of_table != 0,
         };
+    }
+
+    fn moveRegions(drive: *ata.Drive, to_memory: bool, regions: []const []u8) bool {
+        if (regions.len == 0) return true;
+        return if (to_memory) drive.readDataRegions(regions) else drive.writeDataRegions(regions);
+    }
+
+    /// Moves the regions fetched before a bad descriptor, then fails the transfer (a drive
+    /// error while moving them is what the command reports instead).
+    fn failAfter(ch: *Channel, drive: *ata.Drive, to_memory: bool, regions: []const []u8) ata.Outcome {
+        if (!moveRegions(drive, to_memory, regions)) return drive.finishData();
+        return busError(ch, drive);
     }
 
     fn busError(ch: *Channel, drive: *ata.Drive) ata.Outcome {

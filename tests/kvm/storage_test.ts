@@ -65,13 +65,14 @@ for (const [where, extra] of [["SATA", []], ["IDE", ["--ide-cdrom"]]] as const) 
   });
 }
 
-Deno.test("Linux sees an AHCI disk (ahci) and an IDE disk (ata_piix); writes reach both images", async () => {
+Deno.test("Linux sees an AHCI disk (ahci), an IDE disk (ata_piix) and the SATA CD; writes reach both images", async () => {
   const sata = await blankDisk();
   const ide = await blankDisk();
+  const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
   const args = await diskGuestArgs(
     sata,
-    ["-d", `${ide},ide`, "-t", GUEST_LIMIT_S],
-    "vmctl_disks=2",
+    ["-d", `${ide},ide`, "-i", iso, "-t", GUEST_LIMIT_S],
+    "vmctl_disks=3",
   );
   const run = await new Vmctl(args).finish();
   assert.equal(run.code, 0, describe(run));
@@ -83,6 +84,13 @@ Deno.test("Linux sees an AHCI disk (ahci) and an IDE disk (ata_piix); writes rea
   const ideIrq = run.stdout.match(/^irq: +1[45]: +(\d+) .*ata_piix/m);
   assert.ok(ideIrq && Number(ideIrq[1]) > 0, `no IDE interrupts counted\n${describe(run)}`);
   assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
+  // The CD on SATA port 1, read by Linux over ATAPI: its size and the ISO 9660 volume descriptor.
+  const isoSectors = (await Deno.stat(iso)).size / 512;
+  assert.match(
+    run.stdout,
+    new RegExp(`^cdrom: sr0 ${isoSectors} sectors, volume descriptor CD001`, "m"),
+    describe(run),
+  );
   assert.ok(run.stdout.includes(WRITTEN), describe(run));
   await assertPattern(sata, describe(run));
   await assertPattern(ide, describe(run));
