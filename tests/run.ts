@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
 import { debianKernel, exists, firmwareDirs } from "../tools/debian.ts";
 import { testInitramfs, testIsolinuxIso, testStorageInitramfs } from "../tools/guest_images.ts";
+import { grubRescueIso, isolinuxHybridIso, mbrDiskImage } from "../tools/boot_media.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -89,7 +90,7 @@ const STYLE_CHECKS: [string, string[]][] = [
   ["deno fmt --check", [DENO, "fmt", "--check"]],
   ["deno lint", [DENO, "lint"]],
   ["deno check", [DENO, "check", "main.ts", "lib", "tests", "tools"]],
-  ["zig fmt --check", ["zig", "fmt", "--check", "native", "build.zig"]],
+  ["zig fmt --check", ["zig", "fmt", "--check", "native", "bios", "build.zig"]],
 ];
 
 async function styleStep(): Promise<StepResult> {
@@ -284,6 +285,9 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       VMCTL_FIRMWARE_PATH: (await firmwareDirs()).join(":"),
       VMCTL_TEST_STORAGE_INITRD: await testStorageInitramfs(),
       VMCTL_TEST_ISOLINUX_ISO: await testIsolinuxIso("poweroff"),
+      VMCTL_TEST_GRUB_ISO: await grubRescueIso("shell"),
+      VMCTL_TEST_MBR_DISK: await mbrDiskImage("poweroff"),
+      VMCTL_TEST_HYBRID_ISO: await isolinuxHybridIso("poweroff"),
     };
     if (mode === "box") await boxInitramfs();
     await assembleGuest("hostile");
