@@ -1,78 +1,195 @@
 /**
- * Running the vmctl CLI from tests: as a child process, exactly as a user would.
+ * Running the vmctl CLI from tests: as a child process, exactly as a user would — its output as
+ * it comes, its stdin, signals, and a hard time limit so a hung vmctl fails its test, not the
+ * suite.
  * @module
  */
+import assert from "node:assert/strict";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** A vmctl that takes longer than this (unless told otherwise) is stuck: killed, and it fails. */
+const HARD_TIMEOUT_MS = 180_000;
 
 /** What a finished vmctl run left behind. */
-export interface VmctlResult {
+export interface Finished {
   code: number;
   signal: Deno.Signal | null;
   stdout: string;
   stderr: string;
   elapsedMs: number;
+  /** vmctl outlived its hard limit and was killed with SIGKILL. */
+  hung: boolean;
 }
 
-/** Runs `vmctl ARGS`, killing it after `limitMs` (a hung vmctl fails the test, not the suite). */
+/** The older name of {@linkcode Finished}. */
+export type VmctlResult = Finished;
+
+export interface VmctlOptions {
+  /** A pipe to vmctl's stdin, for {@linkcode Vmctl.type}. */
+  stdin?: boolean;
+  env?: Record<string, string>;
+  /** A command prefix, e.g. to run vmctl with fewer privileges. */
+  wrapper?: string[];
+  /** The hard limit (default 180 s). */
+  limitMs?: number;
+  /** The subcommand before `args` (default `run`); null for none. */
+  subcommand?: string | null;
+}
+
+/** One vmctl process: `vmctl run ARGS` unless the options say otherwise. */
+export class Vmctl {
+  stdout = "";
+  stderr = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #started = performance.now();
+  readonly #pumps: Promise<void>[];
+  readonly #stdin?: WritableStreamDefaultWriter<Uint8Array>;
+  #waiters: (() => void)[] = [];
+  #hung = false;
+  #hardTimer: ReturnType<typeof setTimeout>;
+  #closed = false;
+
+  constructor(args: string[], options: VmctlOptions = {}) {
+    const subcommand = options.subcommand === undefined ? "run" : options.subcommand;
+    const argv = [
+      ...(options.wrapper ?? []),
+      ...[Deno.execPath(), "run", "-A", MAIN],
+      ...(subcommand === null ? [] : [subcommand]),
+      ...args,
+    ];
+    this.#child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: options.env,
+    }).spawn();
+    if (options.stdin) this.#stdin = this.#child.stdin.getWriter();
+    this.#pumps = [
+      this.#pump(this.#child.stdout, (text) => (this.stdout += text), true),
+      this.#pump(this.#child.stderr, (text) => (this.stderr += text), false),
+    ];
+    this.#hardTimer = setTimeout(() => {
+      this.#hung = true;
+      this.kill("SIGKILL");
+    }, options.limitMs ?? HARD_TIMEOUT_MS);
+  }
+
+  async #pump(
+    stream: ReadableStream<Uint8Array>,
+    add: (text: string) => void,
+    isStdout: boolean,
+  ): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      add(decoder.decode(chunk, { stream: true }));
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    }
+    add(decoder.decode());
+    if (!isStdout) return;
+    this.#closed = true;
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** Waits until `ready(stdout)` holds; false if it did not within `ms` or stdout closed. */
+  async waitForStdout(ready: (stdout: string) => boolean, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    while (!ready(this.stdout)) {
+      const left = deadline - performance.now();
+      if (left <= 0 || this.#closed) return ready(this.stdout);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((wake) => {
+        this.#waiters.push(wake);
+        timer = setTimeout(wake, left);
+      });
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /** Writes `text` to vmctl's stdin (the guest's serial input). */
+  async type(text: string): Promise<void> {
+    assert.ok(this.#stdin, "vmctl was started without a stdin pipe");
+    await this.#stdin.write(new TextEncoder().encode(text));
+  }
+
+  /** Closes vmctl's stdin (end of input). */
+  async closeStdin(): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
+  }
+
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Waits for the process to end (at most until the hard limit) and for all its output. */
+  async finish(): Promise<Finished> {
+    const status = await this.#child.status;
+    clearTimeout(this.#hardTimer);
+    await this.closeStdin();
+    await Promise.all(this.#pumps);
+    return {
+      code: status.code,
+      signal: status.signal,
+      stdout: this.stdout,
+      stderr: this.stderr,
+      elapsedMs: performance.now() - this.#started,
+      hung: this.#hung,
+    };
+  }
+}
+
+/**
+ * Runs `vmctl ARGS` (the subcommand included) to its end: with `stdin` written and closed, and
+ * SIGTERM sent once its stdout satisfies `terminateWhen`.
+ */
 export async function runVmctl(
   args: string[],
-  options: {
+  options: Omit<VmctlOptions, "stdin" | "subcommand"> & {
     stdin?: string;
-    limitMs?: number;
-    env?: Record<string, string>;
-    /** A command prefix, e.g. to run vmctl with fewer privileges. */
-    wrapper?: string[];
     /** Sends SIGTERM to vmctl once its stdout so far satisfies this. */
     terminateWhen?: (stdout: string) => boolean;
   } = {},
-): Promise<VmctlResult> {
-  const started = performance.now();
-  const argv = [...(options.wrapper ?? []), Deno.execPath(), "run", "-A", MAIN, ...args];
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: options.env,
-  }).spawn();
-  const killer = setTimeout(() => child.kill("SIGKILL"), options.limitMs ?? 120_000);
+): Promise<Finished> {
+  const vmctl = new Vmctl(args, {
+    ...options,
+    stdin: options.stdin !== undefined,
+    subcommand: null,
+    limitMs: options.limitMs ?? 120_000,
+  });
   if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+    await vmctl.type(options.stdin);
+    await vmctl.closeStdin();
   }
-  const stderr = new Response(child.stderr).text();
-  const decoder = new TextDecoder();
-  let stdout = "";
-  let terminated = false;
-  for await (const chunk of child.stdout) {
-    stdout += decoder.decode(chunk, { stream: true });
-    if (!terminated && options.terminateWhen?.(stdout)) {
-      terminated = true;
-      child.kill("SIGTERM");
+  if (options.terminateWhen) {
+    if (await vmctl.waitForStdout(options.terminateWhen, options.limitMs ?? 120_000)) {
+      vmctl.kill("SIGTERM");
     }
   }
-  const status = await child.status;
-  clearTimeout(killer);
-  return {
-    code: status.code,
-    signal: status.signal,
-    stdout,
-    stderr: await stderr,
-    elapsedMs: performance.now() - started,
-  };
+  return await vmctl.finish();
+}
+
+/** The last `lines` lines of `text`. */
+export function tail(text: string, lines = 25): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
+
+/** How a run ended and the tails of its output: the message of a failed assertion. */
+export function describe(run: Finished): string {
+  return `vmctl exit code ${run.code}${run.signal ? ` (signal ${run.signal})` : ""} after ` +
+    `${(run.elapsedMs / 1000).toFixed(1)} s${
+      run.hung ? ", killed: it outlived the hard limit" : ""
+    }` +
+    `\n--- stdout (tail) ---\n${tail(run.stdout)}\n--- stderr (tail) ---\n${tail(run.stderr)}`;
 }
 
 /** Counts the non-overlapping occurrences of `needle` in `text`. */
 export function countOccurrences(text: string, needle: string): number {
   return text.split(needle).length - 1;
-}
-
-/** Fails with the run's output attached, so a failing test shows what vmctl said. */
-export function describe(result: VmctlResult): string {
-  return `exit ${result.code} (signal ${result.signal}) after ${result.elapsedMs.toFixed(0)} ms\n` +
-    `--- stderr ---\n${result.stderr}\n--- stdout (last 2000 chars) ---\n${
-      result.stdout.slice(-2000)
-    }`;
 }
