@@ -17,7 +17,8 @@
 //! 64-bit arithmetic that cannot wrap; nothing outside RAM is touched. What goes wrong is
 //! reported as real HBAs report it, the slot stays set in PxCI with PxCMD.CCS naming it, and
 //! the port halts until software clears PxCMD.ST:
-//!   - a pointer outside RAM (command header, table, PRD region, FIS area): PxIS.HBFS;
+//!   - a pointer outside RAM (command header, table, PRD region, FIS area), or any of them
+//!     while the PCI command register denies Bus Master Enable: PxIS.HBFS;
 //!   - a PRDT shorter than the transfer: PxIS.IFS (with OFS when data came from the device);
 //!     a command FIS that is not a Register Host-to-Device FIS: PxIS.IFS;
 //!   - a command the device fails (ERR in its status): PxIS.TFES, with the D2H FIS posted.
@@ -46,7 +47,7 @@
 //! enclosure management, staggered spin-up and cold presence (PxCMD.SUD/POD read 1), link power
 //! management (partial/slumber), hot plug and the PxSERR/PxIS.PCS events that come with it,
 //! BIST, DMA Setup FISes, asynchronous notification from devices, the ICH9 BAR4 index/data
-//! pair and its vendor registers. DMA does not check the PCI bus-master enable bit.
+//! pair and its vendor registers.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -896,9 +897,11 @@ pub const Ahci = struct {
     }
 
     /// Copies a FIS into the port's receive area when FIS receive is on; false when the area
-    /// lies outside RAM.
+    /// lies outside RAM or the HBA may not master the bus (a COMRESET's signature FIS comes
+    /// without a command, so no command fetch has checked that).
     fn postFis(self: *Ahci, p: *Port, offset: u32, fis: []const u8) bool {
         if (p.cmd & Cmd.fre == 0) return true;
+        if (!self.mastersBus()) return false;
         const at = offsetAddress(p.fisArea(), offset) orelse return false;
         const area = self.dma.slice(at, fis.len) orelse return false;
         @memcpy(area, fis);
@@ -2163,6 +2166,29 @@ test "software reset through control FISes: SRST, then the signature on release"
     try testing.expectEqual(@as(u32, ata.status_bsy), bench.portRead(1, Px.tfd));
     bench.issue(1, 1);
     try testing.expectEqual(@as(u32, 0x0100), bench.portRead(1, Px.tfd));
+}
+
+test "COMRESET without Bus Master Enable: no signature FIS in RAM, HBFS; with it, the FIS" {
+    const bench = try Bench.create();
+    defer bench.destroy();
+    var function = initPciFunction();
+    bench.ahci.connect(&function);
+    function.put16(pci.Config.command, pci.command_memory);
+    bench.portWrite(0, Px.fb, Bench.fisArea(0));
+    bench.portWrite(0, Px.cmd, Cmd.fre);
+    @memset(bench.ram[Bench.fisArea(0)..][0..Rfis.bytes], 0xAA);
+    bench.portWrite(0, Px.sctl, det_comreset);
+    bench.portWrite(0, Px.sctl, det_none);
+    // The link and the signature come back; the FIS has nowhere to go.
+    try testing.expectEqual(@as(u32, 0x0000_0101), bench.portRead(0, Px.sig));
+    for (bench.ram[Bench.fisArea(0)..][0..Rfis.bytes]) |byte| try testing.expectEqual(@as(u8, 0xAA), byte);
+    try testing.expectEqual(Irq.hbfs, bench.portRead(0, Px.is));
+    function.put16(pci.Config.command, pci.command_memory | pci.command_bus_master);
+    bench.portWrite(0, Px.is, 0xFFFF_FFFF);
+    bench.portWrite(0, Px.sctl, det_comreset);
+    bench.portWrite(0, Px.sctl, det_none);
+    try testing.expectEqual(Fis.register_d2h, bench.received(0, Rfis.d2h, 1)[0]);
+    try testing.expectEqual(@as(u32, 0), bench.portRead(0, Px.is));
 }
 
 test "the PCI function: ICH9 AHCI, class 010601, BAR5 of 8 KiB, INTA" {

@@ -83,8 +83,21 @@ export async function assembleGuest(name: string): Promise<Uint8Array> {
 /** How the hostile guest ends: hang, power off (ACPI S5), i8042 reset, 0xCF9 reset, triple
  * fault. Lower case fuzzes every port and device first; upper case skips straight to the end.
  * "d" attacks the PCI bus, fw_cfg and the VGA instead, checks the outcome, then powers off; "i"
- * does the same to the IDE controller, a disk (-d) and a CD (-i). */
-export type HostileAction = "h" | "p" | "r" | "c" | "t" | "d" | "i" | "H" | "P" | "R" | "C" | "T";
+ * does the same to the IDE controller, a disk (-d) and a CD (-i), "a" to the AHCI controller. */
+export type HostileAction =
+  | "h"
+  | "p"
+  | "r"
+  | "c"
+  | "t"
+  | "d"
+  | "i"
+  | "a"
+  | "H"
+  | "P"
+  | "R"
+  | "C"
+  | "T";
 
 /** The hostile guest with its final action byte appended; writes it to a temp file. */
 export async function hostileKernel(action: HostileAction): Promise<string> {

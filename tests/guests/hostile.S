@@ -7,14 +7,16 @@
 //       checking what vmctl does, then power off as 'p' does
 //   'i' instead of the port fuzzing, attack the IDE controller and its drives (see `storage`):
 //       the test puts a disk image and a CD on the IDE channels; then power off as 'p' does
+//   'a' the same for the AHCI controller (see `ahci`): a blank disk on SATA port 0, a CD on 1
 // Ports that would end the run early (PM1 control, 0xCF9, i8042 command) are spared until then,
 // and so is KVM's in-kernel PIT (see `spared`).
 // An upper-case action letter skips the fuzzing and goes straight to the report and the end.
 //
 // The device attacks print one line per phase on COM1: "PCI-OK", "FWCFG-OK", "VGA-OK" ('d'),
-// "IDE-OK", "IDE-DMA-OK", ... ('i'), or "<phase>-FAIL check C got G want W (N failed)" naming
-// the first check that failed. The guest runs with -r 64: RAM is guest-physical 0 to 64 MiB,
-// identity-mapped (with the rest of the first 4 GiB) by the boot page tables. What it uses of it:
+// "IDE-OK", "IDE-DMA-OK", ... ('i'), "AHCI-INIT-OK", ... ('a'), or "<phase>-FAIL check C got G
+// want W (N failed)" naming the first check that failed. The guest runs with -r 64: RAM is
+// guest-physical 0 to 64 MiB, identity-mapped (with the rest of the first 4 GiB) by the boot page
+// tables. What it uses of it:
         .set    VARS, 0x60000             // the failure record, checksums, PCI snapshots
         .set    FAIL_ID, VARS             // first failed check (0: none yet)
         .set    FAIL_COUNT, VARS + 4
@@ -86,6 +88,59 @@
         .set    READ_MULTIPLE, 0xE0C4
         .set    WRITE_MULTIPLE, 0xE0C5
 
+// 'a' uses the same guards, checksums and IDE_OUT/IDE_IN/IDE_IDENT/IDE_CDB buffers, and these
+// (see `ahci`):
+        .set    AHCI_CFG, 0x80001800      // 00:03.0 ICH9 AHCI
+        .set    ABAR, 0xFEB00000          // where the guest puts BAR5 (8 KiB), below the I/O APIC
+        .set    AHCI_CL, 0xD00000         // command lists, 1 KiB a port
+        .set    AHCI_FB, 0xD01800         // FIS receive areas, 256 bytes a port
+        .set    AHCI_CT, 0xD10000         // command tables, 4 KiB a slot
+        .set    AHCI_BIG, 0xE00000        // a table of 65535 PRDs (1 MiB + 128 bytes)
+        .set    AHCI_DISK_SECTORS, 16384  // the test's sparse disk image: 8 MiB of zeros
+        .set    AHCI_LAST, AHCI_DISK_SECTORS - 1
+        .set    AHCI_FUZZ_COUNT, 192
+        .set    AHCI_IN_BYTES, 0x3000     // what reads check of IDE_IN: 4 KiB, 8 KiB margin
+        .set    CUR_PX, VARS + 0x440      // the port in use: its registers, list, FIS area
+        .set    CUR_CL, VARS + 0x444
+        .set    CUR_FB, VARS + 0x448
+        .set    BLANK_DISK, VARS + 0x44C  // pattern kind 0 is zeros, not the sector number
+        .set    AHCI_PRDTL, VARS + 0x450  // PRDs in the table at AHCI_CT (ahci_table_issue)
+        // Port registers, PxIS and PxCMD bits.
+        .set    PX_CLB, 0x00
+        .set    PX_CLBU, 0x04
+        .set    PX_FB, 0x08
+        .set    PX_FBU, 0x0C
+        .set    PX_IS, 0x10
+        .set    PX_IE, 0x14
+        .set    PX_CMD, 0x18
+        .set    PX_TFD, 0x20
+        .set    PX_SIG, 0x24
+        .set    PX_SSTS, 0x28
+        .set    PX_SCTL, 0x2C
+        .set    PX_SERR, 0x30
+        .set    PX_SACT, 0x34
+        .set    PX_CI, 0x38
+        .set    IS_DHRS, 1 << 0
+        .set    IS_SDBS, 1 << 3
+        .set    IS_OFS, 1 << 24
+        .set    IS_IFS, 1 << 27
+        .set    IS_HBFS, 1 << 29
+        .set    IS_TFES, 1 << 30
+        .set    IS_SEEN, IS_TFES | IS_HBFS | IS_IFS | IS_OFS | IS_SDBS | IS_DHRS
+        .set    CMD_ST, 1 << 0
+        .set    CMD_FRE, 1 << 4
+        .set    CMD_FR, 1 << 14
+        .set    CMD_CR, 1 << 15
+        .set    HDR_A, 1 << 5             // command header: ATAPI
+        .set    H2D, 0x8027               // FIS dword 0: Register Host-to-Device, C set
+// Command header DW0 with CFL 5 and `prdtl` PRDs; a command FIS's dword 0 with the command and
+// features 7:0; a port's state after a command (ahci_outcome): PxIS bits (IS_SEEN), PxTFD,
+// PxCI not zero, PxSACT not zero.
+#define HDR(prdtl) (5 | (prdtl) << 16)
+#define H2D_CMD(command) (H2D | (command) << 16)
+#define H2D_FEAT(command, features) (H2D | (command) << 16 | (features) << 24)
+#define AHCI_OUT(is, tfd, ci, sact) ((is) | (tfd) << 32 | (ci) << 48 | (sact) << 49)
+
         .set    PCI_ENABLE, 0x80000000
         .set    ISA_CFG, 0x80000800       // 00:01.0 PIIX3
         .set    VGA_CFG, 0x80001000       // 00:02.0 std VGA
@@ -122,6 +177,8 @@ image_start:                              // local: `lea _start(%rip)` would nee
         je      devices
         cmpb    $'i', (%rax)
         je      storage
+        cmpb    $'a', (%rax)
+        je      ahci
 
         // 1. Every port: one write and one read, of a width that rotates with the port number.
         xor     %ebx, %ebx
@@ -213,6 +270,8 @@ finish:
         cmp     $'d', %al
         je      power_off
         cmp     $'i', %al
+        je      power_off
+        cmp     $'a', %al
         je      power_off
         cmp     $'h', %al
         je      hang
@@ -2893,8 +2952,8 @@ put_prd:
         ret
 
 // Dword %ebx of sector %esi in pattern %edx: kind 0 is the image as the test made it (every
-// dword the sector number), any other what the guest writes: 1 << 31 | kind << 24 | sector << 8
-// | dword index.
+// dword the sector number, or zero with BLANK_DISK), any other what the guest writes: 1 << 31 |
+// kind << 24 | sector << 8 | dword index.
 pattern_dword:
         test    %edx, %edx
         jz      1f
@@ -2907,8 +2966,11 @@ pattern_dword:
         pop     %rsi
         or      %ebx, %eax
         ret
-1:      mov     %esi, %eax
-        ret
+1:      xor     %eax, %eax                // kind 0: zeros on a blank disk, else the number
+        cmpl    $0, BLANK_DISK
+        jne     2f
+        mov     %esi, %eax
+2:      ret
 
 // %ecx sectors of pattern %edx from sector %esi on, at %rdi.
 fill_pattern:
@@ -3304,6 +3366,1718 @@ atapi_cmd:
         pop     %rax
 1:      ret
 
+// ---- 'a': the AHCI controller and its drives under attack --------------------------------
+// The test attaches a sparse, all-zero disk image of AHCI_DISK_SECTORS sectors (-d: SATA port
+// 0) and an ISO (-i: port 1, ATAPI), and afterwards checks that the image is still zero except
+// where this guest wrote (hostile_guest_test.ts lists the sectors; kind 0 of fill_pattern is
+// zeros here). The guest places BAR5 (the ABAR) itself and turns on memory decoding and bus
+// mastering; after every attack it recovers the port as a driver does (ahci_restart). One line
+// per phase on COM1: "AHCI-INIT", "AHCI-DMA", "AHCI-CMD", "AHCI-ATAPI", "AHCI-RESET" and, after
+// one last good write and read, "AHCI"; each "-OK" or "-FAIL ...". Checks: 0x10xx AHCI-INIT,
+// 0x11xx command lists and FIS areas outside RAM, 0x14xx-0x18xx the DMA cases (16 each),
+// 0x1Fxx scatter/gather and 65535 PRDs, 0x20xx AHCI-CMD, 0x28xx AHCI-ATAPI, 0x30xx AHCI-RESET,
+// 0x38xx the end. The HBA runs a command to its end inside the guest's PxCI write, so "mid-
+// command" resets and stops come while a failed slot halts the list with another one behind it.
+ahci:
+        call    guards
+        call    apic_versions
+        mov     %rax, APIC_VERSIONS
+        movl    $1, BLANK_DISK
+        call    ahci_init_phase
+        lea     ahci_init_name(%rip), %rsi
+        call    phase_report
+        call    ahci_dma_phase
+        lea     ahci_dma_name(%rip), %rsi
+        call    phase_report
+        call    ahci_cmd_phase
+        lea     ahci_cmd_name(%rip), %rsi
+        call    phase_report
+        call    ahci_atapi_phase
+        lea     ahci_atapi_name(%rip), %rsi
+        call    phase_report
+        call    ahci_reset_phase
+        lea     ahci_reset_name(%rip), %rsi
+        call    phase_report
+        call    ahci_end_phase
+        lea     ahci_name(%rip), %rsi
+        call    phase_report
+        jmp     report
+
+// Slot %ebx: FIS dword 0 `fis`, LBA, count; one PRD of `bytes` at `region` (none for 0);
+// issued; check `check`: the outcome (ahci_outcome) is `want`.
+        .macro  AHCI_CMD fis, lba, count, region, bytes, want, check
+        mov     $\fis, %eax
+        movabs  $\lba, %rsi
+        mov     $\count, %ecx
+        mov     $\region, %edi
+        mov     $\bytes, %edx
+        call    ahci_put
+        call    ahci_issue
+        movabs  $\want, %rdx
+        mov     $\check, %edi
+        call    ahci_check
+        .endm
+
+// AHCI_CMD into IDE_IN (0xAA in its first AHCI_IN_BYTES): `sectors` of pattern `kind` from
+// `lba` arrive (check + 1), nothing after them (check + 2).
+        .macro  AHCI_READ fis, lba, count, sectors, kind, want, check
+        mov     $IDE_IN, %edi
+        mov     $AHCI_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        AHCI_CMD \fis, \lba, \count, IDE_IN, \sectors * 512, \want, \check
+        mov     $IDE_IN, %edi
+        mov     $\lba, %esi
+        mov     $\sectors, %ecx
+        mov     $\kind, %edx
+        call    pattern_check
+        xor     %edx, %edx
+        mov     $\check + 1, %edi
+        call    expect
+        mov     $IDE_IN + \sectors * 512, %edi
+        mov     $AHCI_IN_BYTES - \sectors * 512, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        mov     $\check + 2, %edi
+        call    expect
+        .endm
+
+// ---- AHCI-INIT: the function, the ports, IDENTIFY, legitimate DMA and NCQ -----------------
+ahci_init_phase:
+        // 1. 00:03.0 is the ICH9 AHCI function; BAR5 sizes as 8 KiB of 32-bit memory; put it at
+        //    ABAR with memory decoding and bus mastering on; CAP, PI; GHC keeps AE, takes IE.
+        mov     $AHCI_CFG, %eax
+        call    pci_read
+        mov     $0x29228086, %edx
+        mov     $0x1000, %edi
+        call    expect
+        mov     $AHCI_CFG | 0x24, %eax
+        mov     $0xFFFFFFFF, %ecx
+        call    pci_write
+        mov     $AHCI_CFG | 0x24, %eax
+        call    pci_read
+        mov     $0xFFFFE000, %edx
+        mov     $0x1001, %edi
+        call    expect
+        mov     $AHCI_CFG | 0x24, %eax
+        mov     $ABAR, %ecx
+        call    pci_write
+        mov     $6, %ecx                  // memory space, bus master
+        call    ahci_pci_command
+        mov     $ABAR, %ecx
+        mov     (%rcx), %eax              // CAP
+        mov     $0xE1249F05, %edx
+        mov     $0x1002, %edi
+        call    expect
+        mov     0x0C(%rcx), %eax          // PI: six ports
+        mov     $0x3F, %edx
+        mov     $0x1003, %edi
+        call    expect
+        movl    $0x00000002, 4(%rcx)      // GHC: IE (AE stays: it is read-only 1)
+        mov     4(%rcx), %eax
+        mov     $0x80000002, %edx
+        mov     $0x1004, %edi
+        call    expect
+
+        // 2. A disk on port 0 (link up, its signature), the CD on 1, nothing on 2.
+        xor     %eax, %eax
+        call    ahci_use_port
+        mov     $PX_SSTS, %ecx
+        call    px_read
+        and     $0xF, %eax
+        mov     $3, %edx
+        mov     $0x1005, %edi
+        call    expect
+        mov     $PX_SIG, %ecx
+        call    px_read
+        mov     $0x101, %edx
+        mov     $0x1006, %edi
+        call    expect
+        mov     $2, %eax
+        call    ahci_use_port
+        mov     $PX_SSTS, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x1007, %edi
+        call    expect
+        mov     $1, %eax
+        call    ahci_use_port
+        mov     $PX_SIG, %ecx
+        call    px_read
+        mov     $0xEB140101, %edx
+        mov     $0x1008, %edi
+        call    expect
+        call    ahci_restart
+        xor     %eax, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        mov     $PX_CMD, %ecx
+        call    px_read
+        and     $CMD_ST | CMD_FRE | CMD_FR | CMD_CR, %eax
+        mov     $CMD_ST | CMD_FRE | CMD_FR | CMD_CR, %edx
+        mov     $0x1009, %edi
+        call    expect
+
+        // 3. IDENTIFY DEVICE by PIO into one PRD: the capacity, NCQ with 32 tags.
+        xor     %ebx, %ebx
+        AHCI_CMD H2D_CMD(0xEC), 0, 0, IDE_IDENT, 512, AHCI_OUT(0, 0x50, 0, 0), 0x100A
+        mov     IDE_IDENT + 200, %rax     // words 100-103
+        mov     $AHCI_DISK_SECTORS, %edx
+        mov     $0x100B, %edi
+        call    expect
+        movzwl  IDE_IDENT + 152, %eax     // word 76 bit 8: NCQ
+        and     $0x100, %eax
+        mov     $0x100, %edx
+        mov     $0x100C, %edi
+        call    expect
+        movzwl  IDE_IDENT + 150, %eax     // word 75: queue depth - 1
+        and     $0x1F, %eax
+        mov     $31, %edx
+        mov     $0x100D, %edi
+        call    expect
+
+        // 4. DMA done right: sectors 64-71 (kind 20) written and read back; WRITE/READ FPDMA
+        //    QUEUED with tags 2 and 7 in their own slots (128-131, kind 21); the last sector by
+        //    28-bit WRITE DMA (kind 22).
+        mov     $IDE_OUT, %edi
+        mov     $64, %esi
+        mov     $8, %ecx
+        mov     $20, %edx
+        call    fill_pattern
+        AHCI_CMD H2D_CMD(0x35), 64, 8, IDE_OUT, 0x1000, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x1010
+        AHCI_READ H2D_CMD(0x25), 64, 8, 8, 20, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x1011
+        mov     $IDE_OUT, %edi
+        mov     $128, %esi
+        mov     $4, %ecx
+        mov     $21, %edx
+        call    fill_pattern
+        mov     $2, %ebx
+        mov     $PX_SACT, %ecx
+        mov     $1 << 2, %edx
+        call    px_write
+        AHCI_CMD H2D_FEAT(0x61, 4), 128, 2 << 3, IDE_OUT, 0x800, AHCI_OUT(IS_SDBS, 0x50, 0, 0), 0x1014
+        mov     $7, %ebx
+        mov     $PX_SACT, %ecx
+        mov     $1 << 7, %edx
+        call    px_write
+        AHCI_READ H2D_FEAT(0x60, 4), 128, 7 << 3, 4, 21, AHCI_OUT(IS_SDBS, 0x50, 0, 0), 0x1015
+        xor     %ebx, %ebx
+        mov     $IDE_OUT, %edi
+        mov     $AHCI_DISK_SECTORS - 1, %esi
+        mov     $1, %ecx
+        mov     $22, %edx
+        call    fill_pattern
+        AHCI_CMD H2D_CMD(0xCA), AHCI_LAST, 1, IDE_OUT, 512, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x1018
+        AHCI_READ H2D_CMD(0xC8), AHCI_LAST, 1, 1, 22, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x1019
+
+        // 5. One PRD of the largest size, 4 MiB, in SCRATCH: 8192 sectors; PRDBC says so.
+        AHCI_CMD H2D_CMD(0x25), 0, 0x2000, SCRATCH, 0x400000, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x101C
+        call    ahci_header
+        mov     4(%rax), %eax
+        mov     $0x400000, %edx
+        mov     $0x101D, %edi
+        call    expect
+        mov     $0x1020, %edi
+        call    check_sums
+        ret
+
+// ---- AHCI-DMA: command lists, FIS areas, command tables and PRDs outside RAM; short PRDTs ---
+ahci_dma_phase:
+        xor     %eax, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        // 1. The command list outside RAM (slot 0, and slot 31 at its top): HBFS, the slot stays
+        //    issued, PxTFD aborted. The FIS area outside RAM: the command (a read) runs, its
+        //    D2H FIS has nowhere to go: HBFS.
+        lea     ahci_outside(%rip), %r12
+        lea     ahci_outside_end(%rip), %r13
+        mov     $0x1100, %ebp
+1:      mov     $31, %ebx
+        call    ahci_bait
+        xor     %ebx, %ebx
+        call    ahci_bait
+        call    save_sums
+        mov     $PX_CLB, %ecx
+        mov     (%r12), %edx
+        call    px_write
+        mov     $PX_CLBU, %ecx
+        mov     4(%r12), %edx
+        call    px_write
+        call    ahci_issue
+        movabs  $AHCI_OUT(IS_HBFS, 0x0451, 1, 0), %rdx
+        mov     %ebp, %edi
+        call    ahci_check
+        call    ahci_restart
+        mov     $PX_CLB, %ecx
+        mov     (%r12), %edx
+        call    px_write
+        mov     $PX_CLBU, %ecx
+        mov     4(%r12), %edx
+        call    px_write
+        mov     $31, %ebx
+        call    ahci_issue
+        movabs  $AHCI_OUT(IS_HBFS, 0x0451, 1, 0), %rdx
+        lea     1(%rbp), %edi
+        call    ahci_check
+        call    ahci_restart
+        mov     $PX_FB, %ecx
+        mov     (%r12), %edx
+        call    px_write
+        mov     $PX_FBU, %ecx
+        mov     4(%r12), %edx
+        call    px_write
+        xor     %ebx, %ebx
+        call    ahci_issue
+        movabs  $AHCI_OUT(IS_HBFS, 0x50, 1, 0), %rdx
+        lea     2(%rbp), %edi
+        call    ahci_check
+        call    ahci_restart
+        lea     3(%rbp), %edi
+        call    check_sums
+        add     $8, %r12
+        add     $16, %ebp
+        cmp     %r13, %r12
+        jb      1b
+
+        // 2. The cases: tables and PRDs outside RAM and across its end, short PRDTs, bad FISes,
+        //    LBAs beyond the image, NCQ.
+        lea     ahci_cases(%rip), %r12
+        lea     ahci_cases_end(%rip), %r13
+        mov     $0x1400, %ebp
+2:      call    ahci_case
+        add     $AHCI_CASE_BYTES, %r12
+        add     $16, %ebp
+        cmp     %r13, %r12
+        jb      2b
+
+        // 3. Scatter/gather done right, across the drive's batches of 64 regions: 130 sectors
+        //    (3000-3129, kind 41) written from 130 PRDs naming their places in RAM in reverse
+        //    order, read back into PRDs of 256 and 768 bytes in turn; 130 sectors (3200-3329,
+        //    kind 42) written from PRDs of 256 and 768 bytes, read back into PRDs of 512.
+        xor     %ecx, %ecx
+4:      mov     $129, %edi                // PRD i: sector 3000 + i, at IDE_OUT + 512 * (129 - i)
+        sub     %ecx, %edi
+        shl     $9, %edi
+        add     $IDE_OUT, %edi
+        lea     3000(%rcx), %esi
+        push    %rcx
+        mov     $1, %ecx
+        mov     $41, %edx
+        call    fill_pattern
+        mov     (%rsp), %eax
+        mov     %rdi, %rsi
+        shl     $4, %eax
+        lea     AHCI_CT + 0x80(%rax), %rdi
+        mov     $0x1FF, %ecx
+        call    put_ahci_prd
+        pop     %rcx
+        inc     %ecx
+        cmp     $130, %ecx
+        jb      4b
+        movl    $130, AHCI_PRDTL
+        mov     $H2D_CMD(0x35), %eax
+        mov     $3000, %esi
+        mov     $130, %ecx
+        call    ahci_table_issue
+        movabs  $AHCI_OUT(IS_DHRS, 0x50, 0, 0), %rdx
+        mov     $0x1F10, %edi
+        call    ahci_check
+        call    ahci_header
+        mov     4(%rax), %eax             // PRDBC
+        mov     $130 * 512, %edx
+        mov     $0x1F11, %edi
+        call    expect
+        mov     $IDE_IN, %esi
+        mov     $0xFF, %ecx
+        mov     $0x2FF, %edx
+        call    ahci_prdt_run
+        mov     $H2D_CMD(0x25), %eax
+        mov     $3000, %esi
+        mov     $130, %ecx
+        mov     $41, %edx
+        mov     $0x1F12, %ebp
+        call    ahci_scatter_read
+        mov     $IDE_OUT, %edi
+        mov     $3200, %esi
+        mov     $130, %ecx
+        mov     $42, %edx
+        call    fill_pattern
+        mov     $IDE_OUT, %esi
+        mov     $0xFF, %ecx
+        mov     $0x2FF, %edx
+        call    ahci_prdt_run
+        mov     $H2D_CMD(0x35), %eax
+        mov     $3200, %esi
+        mov     $130, %ecx
+        call    ahci_table_issue
+        movabs  $AHCI_OUT(IS_DHRS, 0x50, 0, 0), %rdx
+        mov     $0x1F16, %edi
+        call    ahci_check
+        mov     $IDE_IN, %esi
+        mov     $0x1FF, %ecx
+        mov     $0x1FF, %edx
+        call    ahci_prdt_run
+        mov     $H2D_CMD(0x25), %eax
+        mov     $3200, %esi
+        mov     $130, %ecx
+        mov     $42, %edx
+        mov     $0x1F17, %ebp
+        call    ahci_scatter_read
+        // 199 sectors (3400-3598, kind 43) from PRDs of 256, 256, then 512 bytes: a first
+        // batch of part sectors, then whole-sector batches; read back the same way.
+        mov     $IDE_OUT, %edi
+        mov     $3400, %esi
+        mov     $199, %ecx
+        mov     $43, %edx
+        call    fill_pattern
+        mov     $IDE_OUT, %esi
+        call    ahci_prdt_halves
+        mov     $H2D_CMD(0x35), %eax
+        mov     $3400, %esi
+        mov     $199, %ecx
+        call    ahci_table_issue
+        movabs  $AHCI_OUT(IS_DHRS, 0x50, 0, 0), %rdx
+        mov     $0x1F1A, %edi
+        call    ahci_check
+        mov     $IDE_IN, %esi
+        call    ahci_prdt_halves
+        mov     $H2D_CMD(0x25), %eax
+        mov     $3400, %esi
+        mov     $199, %ecx
+        mov     $43, %edx
+        mov     $0x1F1B, %ebp
+        call    ahci_scatter_read
+        mov     $0x1F20, %edi
+        call    check_sums
+
+        // 4. PRDTL 65535: descriptors of 2 bytes (DBC 0 and 1), one after another in SCRATCH,
+        //    131070 bytes, 2 short of 256 sectors. A read fills them all and ends in IFS and
+        //    OFS; a write puts at most 255 sectors (2000-2254, kind 32) on the disk.
+        mov     $AHCI_BIG + 0x80, %edi
+        mov     $SCRATCH, %esi
+        xor     %ecx, %ecx
+3:      mov     %ecx, %eax
+        and     $1, %eax
+        mov     %rsi, (%rdi)
+        movl    $0, 8(%rdi)
+        mov     %eax, 12(%rdi)
+        add     $16, %rdi
+        add     $2, %esi
+        inc     %ecx
+        cmp     $65535, %ecx
+        jb      3b
+        mov     $H2D_CMD(0x25), %eax
+        xor     %esi, %esi
+        mov     $256, %ecx
+        call    ahci_big_command
+        movabs  $AHCI_OUT(IS_IFS | IS_OFS, 0x0451, 1, 0), %rdx
+        mov     $0x1F00, %edi
+        call    ahci_check
+        call    ahci_header
+        mov     4(%rax), %eax
+        mov     $131070, %edx
+        mov     $0x1F01, %edi
+        call    expect
+        call    ahci_restart
+        mov     $SCRATCH, %edi
+        mov     $2000, %esi
+        mov     $256, %ecx
+        mov     $32, %edx
+        call    fill_pattern
+        mov     $H2D_CMD(0x35), %eax
+        mov     $2000, %esi
+        mov     $256, %ecx
+        call    ahci_big_command
+        movabs  $AHCI_OUT(IS_IFS, 0x0451, 1, 0), %rdx
+        mov     $0x1F02, %edi
+        call    ahci_check
+        call    ahci_restart
+        mov     $0x1F03, %edi
+        call    check_sums
+        ret
+
+// Slot 0: the command FIS (put_cfis: %eax, LBA %rsi, count %cx) in the table at AHCI_CT, whose
+// AHCI_PRDTL PRDs are there already; issued.
+ahci_table_issue:
+        push    %rbx
+        push    %rcx
+        push    %rdi
+        xor     %ebx, %ebx
+        mov     $AHCI_CT, %edi
+        call    put_cfis
+        mov     AHCI_PRDTL, %ecx
+        shl     $16, %ecx
+        or      $5, %ecx
+        call    ahci_header
+        mov     %ecx, (%rax)
+        movl    $0, 4(%rax)
+        movq    $AHCI_CT, 8(%rax)
+        call    ahci_issue
+        pop     %rdi
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// 130 PRDs at AHCI_CT + 0x80, one region after another from %esi, their DBCs %ecx and %edx
+// in turn.
+ahci_prdt_run:
+        push    %rcx
+        push    %rsi
+        push    %rdi
+        push    %r9
+        mov     $AHCI_CT + 0x80, %edi
+        mov     $65, %r9d
+1:      call    put_ahci_prd
+        lea     1(%rsi,%rcx), %esi
+        add     $16, %edi
+        xchg    %ecx, %edx
+        call    put_ahci_prd
+        lea     1(%rsi,%rcx), %esi
+        add     $16, %edi
+        xchg    %ecx, %edx
+        dec     %r9d
+        jnz     1b
+        movl    $130, AHCI_PRDTL
+        pop     %r9
+        pop     %rdi
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// 200 PRDs at AHCI_CT + 0x80, one region after another from %esi: 256, 256, then 512 bytes.
+ahci_prdt_halves:
+        push    %rcx
+        push    %rsi
+        push    %rdi
+        push    %r9
+        mov     $AHCI_CT + 0x80, %edi
+        xor     %r9d, %r9d
+1:      mov     $0x1FF, %ecx
+        cmp     $2, %r9d
+        jae     2f
+        mov     $0xFF, %ecx
+2:      call    put_ahci_prd
+        lea     1(%rsi,%rcx), %esi
+        add     $16, %edi
+        inc     %r9d
+        cmp     $200, %r9d
+        jb      1b
+        movl    $200, AHCI_PRDTL
+        pop     %r9
+        pop     %rdi
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// READ (FIS dword 0 %eax) of %ecx sectors at %esi into the PRDs at AHCI_CT, which name IDE_IN
+// (0xAA first, and 4 KiB after): checks %ebp the outcome, +1 the pattern %edx arrived, +2
+// nothing after it.
+ahci_scatter_read:
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        push    %rax
+        push    %rcx
+        mov     $IDE_IN, %edi
+        shl     $9, %ecx
+        add     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        pop     %rcx
+        pop     %rax
+        call    ahci_table_issue
+        push    %rdx
+        movabs  $AHCI_OUT(IS_DHRS, 0x50, 0, 0), %rdx
+        mov     %ebp, %edi
+        call    ahci_check
+        pop     %rdx
+        mov     $IDE_IN, %edi
+        call    pattern_check
+        push    %rdx
+        xor     %edx, %edx
+        lea     1(%rbp), %edi
+        call    expect
+        pop     %rdx
+        mov     %ecx, %edi
+        shl     $9, %edi
+        add     $IDE_IN, %edi
+        mov     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        lea     2(%rbp), %edi
+        call    expect
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Slot %ebx: READ DMA EXT of sector 0 into IDE_IN, what the pointer attacks find if they are
+// taken for RAM.
+ahci_bait:
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        push    %rdi
+        mov     $H2D_CMD(0x25), %eax
+        xor     %esi, %esi
+        mov     $1, %ecx
+        mov     $IDE_IN, %edi
+        mov     $512, %edx
+        call    ahci_put
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Slot 0: FIS dword 0 %eax, LBA %rsi, count %cx, with the table at AHCI_BIG (PRDTL 65535);
+// issued.
+ahci_big_command:
+        push    %rdi
+        xor     %ebx, %ebx
+        mov     $AHCI_BIG, %edi
+        call    put_cfis
+        call    ahci_header
+        movl    $5 | 0xFFFF << 16, (%rax)
+        movl    $0, 4(%rax)
+        movq    $AHCI_BIG, 8(%rax)
+        call    ahci_issue
+        pop     %rdi
+        ret
+
+// One AHCI_CASE at %r12 on slot 0 of the current port: IDE_IN's first AHCI_IN_BYTES 0xAA; the
+// data to write prepared; the table's FIS and PRDs written where they are in RAM; the header; the
+// checksums taken; PxSACT, then PxCI. Checks %ebp: the outcome, +1 the sectors that arrived in
+// IDE_IN, +2 nothing after them, +3..+7 the checksums. The port restarted.
+ahci_case:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        push    %rdi
+        xor     %ebx, %ebx
+        mov     $IDE_IN, %edi
+        mov     $AHCI_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        testb   $TO_MEM, AC_FLAGS(%r12)
+        jnz     1f
+        mov     $IDE_OUT, %edi
+        mov     AC_LBA(%r12), %rsi
+        movzwl  AC_COUNT(%r12), %ecx
+        movzbl  AC_KIND(%r12), %edx
+        call    fill_pattern
+1:      mov     AC_CTBA(%r12), %rdi
+        and     $~0x7F, %rdi
+        mov     $RAM_END - 0x80, %eax
+        cmp     %rax, %rdi
+        ja      2f                        // the table is not in RAM
+        mov     AC_FIS(%r12), %eax
+        mov     AC_LBA(%r12), %rsi
+        movzwl  AC_COUNT(%r12), %ecx
+        call    put_cfis
+        add     $0x80, %rdi
+        mov     AC_A0(%r12), %rsi
+        mov     AC_C0(%r12), %ecx
+        call    ahci_case_prd
+        add     $16, %rdi
+        mov     AC_A1(%r12), %rsi
+        mov     AC_C1(%r12), %ecx
+        call    ahci_case_prd
+2:      call    ahci_header
+        mov     AC_DW0(%r12), %ecx
+        mov     %ecx, (%rax)
+        movl    $0, 4(%rax)
+        mov     AC_CTBA(%r12), %rcx
+        mov     %rcx, 8(%rax)
+        call    save_sums
+        mov     $PX_SACT, %ecx
+        mov     AC_SACT(%r12), %edx
+        call    px_write
+        call    ahci_issue
+        mov     AC_WANT(%r12), %rdx
+        mov     %ebp, %edi
+        call    ahci_check
+        mov     AC_MOVED(%r12), %ecx      // whole sectors of the pattern in IDE_IN ...
+        shr     $9, %ecx
+        mov     $IDE_IN, %edi
+        mov     AC_LBA(%r12), %rsi
+        movzbl  AC_KIND(%r12), %edx
+        call    pattern_check
+        xor     %edx, %edx
+        lea     1(%rbp), %edi
+        call    expect
+        mov     AC_MOVED(%r12), %ecx      // ... and nothing after what moved
+        mov     $IDE_IN, %edi
+        add     %ecx, %edi
+        neg     %ecx
+        add     $AHCI_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        lea     2(%rbp), %edi
+        call    expect
+        lea     3(%rbp), %edi
+        call    check_sums
+        call    ahci_restart
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// The PRD at %rdi (region %rsi, DBC %ecx), unless it is PRD_NONE or not in RAM.
+ahci_case_prd:
+        cmp     $PRD_NONE, %ecx
+        je      1f
+        mov     $RAM_END - 16, %eax
+        cmp     %rax, %rdi
+        ja      1f
+        call    put_ahci_prd
+1:      ret
+
+// ---- AHCI-CMD: every opcode on the disk and on the CD -------------------------------------
+ahci_cmd_phase:
+        xor     %eax, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        lea     ahci_disk_opcodes(%rip), %r12
+        mov     $0x2000, %ebp
+        call    ahci_opcode_sweep
+        // The disk still reads.
+        xor     %ebx, %ebx
+        AHCI_READ H2D_CMD(0x25), 64, 8, 8, 20, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x2001
+        mov     $1, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        lea     ahci_cd_opcodes(%rip), %r12
+        mov     $0x2004, %ebp
+        call    ahci_opcode_sweep
+        mov     $0x2008, %edi
+        call    check_sums
+        ret
+
+// Every opcode once on the current port's slot 0: count 0, LBA 0, features 0, no PRDT. The
+// list at %r12 (first, last, class; class 0xFF ends it) says what the drive does: 1 no error
+// (but a data phase finds no PRDT: IFS), 2 IDNF, 3 an error; any other opcode must abort (ERR,
+// ABRT). Never HBFS. Check %ebp, with the opcode in bits 63:56 of what it reports.
+ahci_opcode_sweep:
+        push    %rbx
+        push    %r9
+        push    %r13
+        xor     %ebx, %ebx
+        xor     %r13d, %r13d
+1:      mov     %r13d, %eax
+        shl     $16, %eax
+        or      $H2D, %eax
+        xor     %esi, %esi
+        xor     %ecx, %ecx
+        xor     %edx, %edx
+        call    ahci_put
+        call    ahci_issue
+        call    ahci_outcome
+        mov     %rax, %r9
+        mov     %r12, %rsi                // the class the list names, 0 (abort) by default
+        xor     %ecx, %ecx
+2:      movzbl  2(%rsi), %eax
+        cmp     $0xFF, %eax
+        je      4f
+        cmp     (%rsi), %r13b
+        jb      3f
+        cmp     1(%rsi), %r13b
+        ja      3f
+        mov     %eax, %ecx
+        jmp     4f
+3:      add     $3, %rsi
+        jmp     2b
+4:      lea     sweep_masks(%rip), %rsi
+        mov     (%rsi,%rcx,8), %rax
+        and     %r9, %rax
+        lea     sweep_wants(%rip), %rsi
+        mov     (%rsi,%rcx,8), %rdx
+        mov     %r13, %rcx
+        shl     $56, %rcx
+        or      %rcx, %rax
+        or      %rcx, %rdx
+        mov     %ebp, %edi
+        call    expect
+        call    ahci_restart
+        inc     %r13d
+        cmp     $256, %r13d
+        jb      1b
+        pop     %r13
+        pop     %r9
+        pop     %rbx
+        ret
+
+// ---- AHCI-ATAPI: command packets to the CD on port 1 --------------------------------------
+ahci_atapi_phase:
+        mov     $1, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        xor     %ebx, %ebx
+        // 1. IDENTIFY PACKET DEVICE: a CD-ROM.
+        AHCI_CMD H2D_CMD(0xA1), 0, 0, IDE_IDENT, 512, AHCI_OUT(0, 0x50, 0, 0), 0x2800
+        movzwl  IDE_IDENT, %eax
+        shr     $8, %eax
+        mov     $0x85, %edx
+        mov     $0x2801, %edi
+        call    expect
+        // 2. TEST UNIT READY until the unit attention is reported (at most 3 times); READ(10)
+        //    of the volume descriptor by DMA, by PIO in blocks of 2048 and of 2 bytes.
+        call    ahci_cd_ready
+        mov     $0x2802, %edi
+        call    ahci_check_ok
+        lea     ahci_pvd_reads(%rip), %r12
+        mov     $0x2804, %ebp
+1:      call    ahci_pvd_read
+        mov     %ebp, %edi
+        call    ahci_check_ok
+        lea     1(%rbp), %edi
+        call    pvd_check
+        call    ahci_restart
+        add     $4, %r12
+        add     $2, %ebp
+        cmpl    $0, (%r12)
+        jne     1b
+
+        // 3. READ(10) by DMA with the PRD outside RAM or across its end (HBFS), a PRDT too short
+        //    or empty (IFS, OFS): nothing lands past the PRD; the port recovers.
+        lea     ahci_cd_dma_cases(%rip), %r12
+        mov     $0x2810, %ebp
+2:      mov     $IDE_IN, %edi
+        mov     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        call    save_sums
+        lea     cdb_read_pvd(%rip), %r10
+        mov     $0x10000, %ecx            // DMA
+        mov     (%r12), %edi
+        mov     4(%r12), %edx
+        call    ahci_packet
+        call    ahci_outcome
+        movabs  $AHCI_OUT(IS_TFES | IS_HBFS | IS_IFS | IS_OFS, 0, 1, 0), %rdx
+        and     %rdx, %rax
+        mov     8(%r12), %rdx
+        mov     %ebp, %edi
+        call    expect
+        mov     $IDE_IN + 0x800, %edi     // nothing past the sector
+        mov     $0x800, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        lea     1(%rbp), %edi
+        call    expect
+        lea     2(%rbp), %edi
+        call    check_sums
+        call    ahci_restart
+        add     $16, %r12
+        add     $8, %ebp
+        cmpl    $0, 4(%r12)
+        jne     2b
+
+        // 4. WRITE(10) and WRITE(12) to the read-only disc: CHECK CONDITION, ILLEGAL REQUEST.
+        lea     cdb_write10(%rip), %r10
+        mov     $0x10000, %ecx
+        mov     $IDE_OUT, %edi
+        mov     $0x800, %edx
+        call    ahci_packet
+        mov     $0x2840, %edi
+        call    ahci_check_illegal
+        call    ahci_restart
+        lea     cdb_write12(%rip), %r10
+        mov     $0x800, %ecx
+        call    ahci_packet
+        mov     $0x2841, %edi
+        call    ahci_check_illegal
+        call    ahci_restart
+
+        // 5. Random command packets: any bytes, or a command the drive knows with random
+        //    fields, under random byte count limits, by PIO or DMA, with no PRDT, one PRD in
+        //    SCRATCH or one across the end of RAM. Each must end with PxCI clear and no error,
+        //    or with the slot issued and TFES, IFS or HBFS (HBFS only with the PRD outside
+        //    RAM, whose part in RAM the command may fill); never BSY or DRQ; a command the drive
+        //    does not know must fail.
+        call    save_sums
+        mov     $AHCI_FUZZ_COUNT, %r13d
+3:      mov     $IDE_CDB, %edi
+        mov     $3, %ecx
+        call    fill_random
+        call    next_random
+        mov     %eax, %r14d               // the choices
+        test    $1, %r14b
+        jz      4f
+        mov     %r14d, %eax               // a known opcode
+        shr     $1, %eax
+        and     $15, %eax
+        lea     atapi_opcodes(%rip), %rsi
+        movzbl  (%rsi,%rax), %eax
+        mov     %al, IDE_CDB
+4:      mov     %r14d, %eax               // the byte count limit
+        shr     $5, %eax
+        and     $7, %eax
+        lea     atapi_limits(%rip), %rsi
+        movzwl  (%rsi,%rax,2), %ecx
+        cmp     $7, %eax
+        jne     5f
+        call    next_random
+        movzwl  %ax, %ecx
+5:      mov     %r14d, %eax               // PIO or DMA
+        and     $0x100, %eax
+        shl     $8, %eax
+        or      %eax, %ecx
+        mov     %r14d, %eax               // the PRDT
+        shr     $9, %eax
+        and     $3, %eax
+        lea     ahci_fuzz_prds(%rip), %rsi
+        mov     (%rsi,%rax,8), %edi
+        mov     4(%rsi,%rax,8), %edx
+        mov     $IDE_CDB, %r10d
+        call    ahci_packet
+        call    ahci_outcome
+        mov     %rax, %r15
+        xor     %r9d, %r9d                // what is wrong, a bit each
+        bt      $48, %r15                 // issued still <=> an error
+        setc    %al
+        test    $IS_TFES | IS_HBFS | IS_IFS, %r15d
+        setnz   %dl
+        cmp     %al, %dl
+        je      6f
+        or      $1, %r9d
+6:      test    $IS_HBFS, %r15d           // HBFS only with the PRD across the end of RAM
+        jz      7f
+        mov     %r14d, %eax
+        shr     $9, %eax
+        and     $3, %eax
+        cmp     $3, %eax
+        je      7f
+        or      $2, %r9d
+7:      mov     %r15, %rax                // neither BSY nor DRQ
+        shr     $32, %rax
+        test    $0x88, %al
+        jz      8f
+        or      $4, %r9d
+8:      movzbl  IDE_CDB, %eax             // an unknown command fails
+        bt      %eax, scsi_known(%rip)
+        jc      9f
+        bt      $48, %r15
+        jc      9f
+        or      $8, %r9d
+9:      movzbl  IDE_CDB, %eax
+        shl     $32, %rax
+        mov     %rax, %rdx
+        or      %r9, %rax
+        mov     $0x2842, %edi
+        call    expect
+        call    ahci_restart
+        dec     %r13d
+        jnz     3b
+        mov     $0x2843, %edi             // the PRD across the end of RAM may have filled its
+        call    check_sums_but_ram_end    // part of the last page
+        call    save_sums
+
+        // 6. The disc back in and unlocked, ready; the volume descriptor reads as before.
+        lea     cdb_close(%rip), %r10
+        mov     $0x800, %ecx
+        xor     %edx, %edx
+        call    ahci_packet
+        call    ahci_restart
+        lea     cdb_unlock(%rip), %r10
+        call    ahci_packet
+        call    ahci_restart
+        call    ahci_cd_ready
+        mov     $0x2848, %edi
+        call    ahci_check_ok
+        lea     ahci_pvd_reads(%rip), %r12
+        call    ahci_pvd_read
+        mov     $0x2849, %edi
+        call    ahci_check_ok
+        mov     $0x284A, %edi
+        call    pvd_check
+        call    ahci_restart
+        ret
+
+// TEST UNIT READY on slot 0 of the current port until it succeeds, at most 3 times.
+ahci_cd_ready:
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        push    %r9
+        push    %r10
+        mov     $3, %r9d
+1:      call    ahci_restart
+        lea     cdb_tur(%rip), %r10
+        mov     $0x800, %ecx
+        xor     %edx, %edx
+        call    ahci_packet
+        call    ahci_outcome
+        bt      $48, %rax
+        jnc     2f
+        dec     %r9d
+        jnz     1b
+2:      pop     %r10
+        pop     %r9
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// READ(10) of the volume descriptor into IDE_IN (0xAA first) on slot 0, as the dword at %r12
+// says: the byte count limit, DMA in bit 16.
+ahci_pvd_read:
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        push    %r10
+        mov     $IDE_IN, %edi
+        mov     $0x1000, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        lea     cdb_read_pvd(%rip), %r10
+        mov     (%r12), %ecx
+        mov     $0x800, %edx
+        call    ahci_packet
+        pop     %r10
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Check %edi: the command ended well (no error bits, not issued, no BSY, DRQ or ERR).
+ahci_check_ok:
+        push    %rdx
+        call    ahci_outcome
+        movabs  $AHCI_OUT(IS_TFES | IS_HBFS | IS_IFS | IS_OFS, 0x89, 1, 0), %rdx
+        and     %rdx, %rax
+        xor     %edx, %edx
+        call    expect
+        pop     %rdx
+        ret
+
+// Check %edi: the packet failed with CHECK CONDITION, sense key ILLEGAL REQUEST.
+ahci_check_illegal:
+        push    %rdx
+        call    ahci_outcome
+        movabs  $AHCI_OUT(IS_TFES | IS_HBFS | IS_IFS, 0xF001, 1, 0), %rdx
+        and     %rdx, %rax
+        movabs  $AHCI_OUT(IS_TFES, 0x5001, 1, 0), %rdx
+        call    expect
+        pop     %rdx
+        ret
+
+// ---- AHCI-RESET: bus mastering and memory decoding off, GHC.HR, PxCMD.ST, SRST, COMRESET ---
+ahci_reset_phase:
+        xor     %eax, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        xor     %ebx, %ebx
+        // 1. Bus mastering off: the HBA cannot fetch a command, HBFS; nothing is read or
+        //    written (sector 1100). Back on, the same read works.
+        mov     $2, %ecx
+        call    ahci_pci_command
+        mov     $IDE_IN, %edi
+        mov     $AHCI_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        AHCI_CMD H2D_CMD(0x25), 64, 1, IDE_IN, 512, AHCI_OUT(IS_HBFS, 0x0451, 1, 0), 0x3000
+        mov     $IDE_IN, %edi
+        mov     $AHCI_IN_BYTES, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        mov     $0x3001, %edi
+        call    expect
+        call    ahci_restart
+        mov     $IDE_OUT, %edi
+        mov     $1100, %esi
+        mov     $1, %ecx
+        mov     $53, %edx
+        call    fill_pattern
+        AHCI_CMD H2D_CMD(0x35), 1100, 1, IDE_OUT, 512, AHCI_OUT(IS_HBFS, 0x0451, 1, 0), 0x3002
+        mov     $6, %ecx
+        call    ahci_pci_command
+        call    ahci_restart
+        AHCI_READ H2D_CMD(0x25), 64, 1, 1, 20, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x3003
+
+        // 2. Memory decoding off: a command issued then reaches nobody (sector 1110); back on,
+        //    nothing is pending.
+        mov     $IDE_OUT, %edi
+        mov     $1110, %esi
+        mov     $1, %ecx
+        mov     $53, %edx
+        call    fill_pattern
+        mov     $H2D_CMD(0x35), %eax
+        mov     $IDE_OUT, %edi
+        mov     $512, %edx
+        call    ahci_put
+        mov     $4, %ecx
+        call    ahci_pci_command
+        call    ahci_issue
+        mov     $6, %ecx
+        call    ahci_pci_command
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x3006, %edi
+        call    expect
+
+        // 3. A halted list, slot 1 (a write to sector 1120) behind the failed slot 0: clearing
+        //    ST drops it; PxCI and PxSACT written while ST is off are ignored; ST on again runs
+        //    nothing.
+        mov     $1120, %esi
+        call    ahci_halted_pair
+        movabs  $AHCI_OUT(IS_HBFS, 0x0451, 1, 0), %rdx
+        mov     $0x3007, %edi
+        call    ahci_check
+        mov     $PX_CI, %ecx
+        call    px_read
+        mov     $3, %edx
+        mov     $0x3008, %edi
+        call    expect
+        mov     $PX_CMD, %ecx
+        mov     $CMD_FRE, %edx
+        call    px_write
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x3009, %edi
+        call    expect
+        mov     $2, %edx
+        call    px_write
+        mov     $PX_SACT, %ecx
+        call    px_write
+        mov     $PX_CI, %ecx
+        call    px_read
+        mov     $PX_SACT, %ecx
+        mov     %eax, %edx
+        call    px_read
+        or      %edx, %eax
+        xor     %edx, %edx
+        mov     $0x300A, %edi
+        call    expect
+        mov     $PX_CMD, %ecx
+        mov     $CMD_FRE | CMD_ST, %edx
+        call    px_write
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x300B, %edi
+        call    expect
+        call    ahci_restart
+
+        // 4. GHC.HR with a halted list (sector 1130): the port in its reset state (stopped,
+        //    nothing issued, no status, the disk's signature), the addresses kept, GHC back to
+        //    AE alone.
+        mov     $1130, %esi
+        call    ahci_halted_pair
+        call    ahci_hba_reset
+        mov     $ABAR, %ecx
+        mov     4(%rcx), %eax
+        mov     $0x80000000, %edx
+        mov     $0x3010, %edi
+        call    expect
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x3011, %edi
+        call    expect
+        mov     $PX_CMD, %ecx
+        call    px_read
+        and     $CMD_ST | CMD_FRE | CMD_FR | CMD_CR, %eax
+        mov     $0x3012, %edi
+        call    expect
+        mov     $PX_IS, %ecx
+        call    px_read
+        mov     $0x3013, %edi
+        call    expect
+        mov     $PX_SIG, %ecx
+        call    px_read
+        mov     $0x101, %edx
+        mov     $0x3014, %edi
+        call    expect
+        mov     $PX_CLB, %ecx
+        call    px_read
+        mov     CUR_CL, %edx
+        mov     $0x3015, %edi
+        call    expect
+        call    ahci_hba_on
+
+        // 5. GHC.HR while SRST is held (a control FIS, C clear): BSY until the reset, then the
+        //    disk is ready.
+        xor     %ebx, %ebx
+        mov     $0x04, %eax
+        call    ahci_control
+        movabs  $AHCI_OUT(0, 0x80, 0, 0), %rdx
+        mov     $0x3016, %edi
+        call    ahci_check
+        call    ahci_hba_reset
+        mov     $PX_TFD, %ecx
+        call    px_read
+        and     $0xFF, %eax
+        mov     $0x50, %edx
+        mov     $0x3017, %edi
+        call    expect
+        call    ahci_hba_on
+
+        // 6. SRST asserted and released by two control FISes: the signature FIS arrives.
+        mov     CUR_FB, %edi
+        movl    $0, 0x40(%rdi)
+        xor     %ebx, %ebx
+        mov     $0x04, %eax
+        call    ahci_control
+        mov     $1, %ebx
+        xor     %eax, %eax
+        call    ahci_control
+        mov     CUR_FB, %eax
+        movzbl  0x40(%rax), %eax
+        mov     $0x34, %edx
+        mov     $0x3018, %edi
+        call    expect
+        mov     $PX_SIG, %ecx
+        call    px_read
+        mov     $0x101, %edx
+        mov     $0x3019, %edi
+        call    expect
+        movabs  $AHCI_OUT(0, 0x150, 0, 0), %rdx
+        mov     $0x301A, %edi
+        call    ahci_check
+        call    ahci_restart
+
+        // 7. COMRESET with a halted list (sector 1140): the link and the signature come back;
+        //    after the restart nothing is issued.
+        mov     $1140, %esi
+        call    ahci_halted_pair
+        mov     $PX_SCTL, %ecx
+        mov     $1, %edx
+        call    px_write
+        xor     %edx, %edx
+        call    px_write
+        mov     $PX_SSTS, %ecx
+        call    px_read
+        and     $0xF, %eax
+        mov     $3, %edx
+        mov     $0x301B, %edi
+        call    expect
+        mov     $PX_SIG, %ecx
+        call    px_read
+        mov     $0x101, %edx
+        mov     $0x301C, %edi
+        call    expect
+        call    ahci_restart
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x301D, %edi
+        call    expect
+
+        // 8. COMRESET with the FIS area outside RAM: the signature FIS has nowhere to go, HBFS.
+        mov     $PX_FB, %ecx
+        mov     $RAM_END, %edx
+        call    px_write
+        mov     $PX_IS, %ecx
+        mov     $0xFFFFFFFF, %edx
+        call    px_write
+        mov     $PX_SCTL, %ecx
+        mov     $1, %edx
+        call    px_write
+        xor     %edx, %edx
+        call    px_write
+        mov     $PX_IS, %ecx
+        call    px_read
+        and     $IS_HBFS, %eax
+        mov     $IS_HBFS, %edx
+        mov     $0x301E, %edi
+        call    expect
+        call    ahci_restart
+        // ... and with bus mastering off: the HBA may not write the FIS to RAM; HBFS.
+        mov     CUR_FB, %edi
+        mov     $0x100, %ecx
+        mov     $0xAA, %al
+        call    fill_bytes
+        mov     $2, %ecx
+        call    ahci_pci_command
+        mov     $PX_IS, %ecx
+        mov     $0xFFFFFFFF, %edx
+        call    px_write
+        mov     $PX_SCTL, %ecx
+        mov     $1, %edx
+        call    px_write
+        xor     %edx, %edx
+        call    px_write
+        mov     $6, %ecx
+        call    ahci_pci_command
+        mov     CUR_FB, %edi
+        mov     $0x100, %ecx
+        mov     $0xAA, %al
+        call    bytes_equal
+        xor     %edx, %edx
+        mov     $0x302B, %edi
+        call    expect
+        mov     $PX_IS, %ecx
+        call    px_read
+        and     $IS_HBFS, %eax
+        mov     $IS_HBFS, %edx
+        mov     $0x302C, %edi
+        call    expect
+        call    ahci_restart
+
+        // 9. Ports without a drive (2 and 5), their command list outside RAM: a command issued
+        //    there stays issued and nothing happens.
+        .irp    port, 2, 5
+        mov     $\port, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        mov     $PX_CLB, %ecx
+        mov     $RAM_END, %edx
+        call    px_write
+        xor     %ebx, %ebx
+        call    ahci_issue
+        movabs  $AHCI_OUT(0, 0x7F, 1, 0), %rdx
+        mov     $0x3020 + \port, %edi
+        call    ahci_check
+        call    ahci_restart
+        .endr
+        xor     %eax, %eax
+        call    ahci_use_port
+
+        // 10. BAR5 moved over RAM (this code), the APICs and the top of 4 GiB and read there,
+        //     then back: the registers answer at ABAR again; RAM and the APICs are untouched.
+        lea     ahci_bar_places(%rip), %rsi
+1:      mov     $AHCI_CFG | 0x24, %eax
+        mov     (%rsi), %ecx
+        call    pci_write
+        mov     (%rsi), %ecx
+        mov     (%rcx), %eax
+        mov     0x118(%rcx), %eax
+        add     $4, %rsi
+        cmpl    $0, (%rsi)
+        jne     1b
+        mov     $AHCI_CFG | 0x24, %eax
+        mov     $ABAR, %ecx
+        call    pci_write
+        mov     $ABAR, %ecx
+        mov     (%rcx), %eax
+        mov     $0xE1249F05, %edx
+        mov     $0x3028, %edi
+        call    expect
+        mov     $0x3029, %edi
+        call    check_apics
+        call    ahci_restart
+        AHCI_READ H2D_CMD(0x25), 64, 1, 1, 20, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x302A
+
+        // 11. MSI enabled with hostile addresses (page 0, the I/O APIC, the top of the 64-bit
+        //     space, the local APIC) and data: each command's interrupt is a message that KVM
+        //     refuses or delivers (to a guest with interrupts off); nothing lands in RAM.
+        lea     ahci_msi_places(%rip), %r12
+        lea     ahci_msi_places_end(%rip), %r13
+        mov     $0x3030, %ebp
+2:      call    save_sums
+        mov     $AHCI_CFG | 0x84, %eax
+        mov     (%r12), %ecx
+        call    pci_write
+        mov     $AHCI_CFG | 0x88, %eax
+        mov     4(%r12), %ecx
+        call    pci_write
+        mov     $AHCI_CFG | 0x8C, %eax
+        mov     %ebp, %ecx                // the data: anything
+        call    pci_write
+        mov     $AHCI_CFG | 0x80, %eax
+        mov     $0x00810000, %ecx         // message control: 64-bit, enabled
+        call    pci_write
+        call    ahci_restart
+        mov     $H2D_CMD(0x25), %eax
+        mov     $64, %esi
+        mov     $1, %ecx
+        mov     $IDE_IN, %edi
+        mov     $512, %edx
+        call    ahci_put
+        call    ahci_issue
+        movabs  $AHCI_OUT(IS_DHRS, 0x50, 0, 0), %rdx
+        mov     %ebp, %edi
+        call    ahci_check
+        lea     1(%rbp), %edi
+        call    check_sums
+        lea     6(%rbp), %edi
+        call    check_apics
+        add     $8, %r12
+        add     $8, %ebp
+        cmp     %r13, %r12
+        jb      2b
+        mov     $AHCI_CFG | 0x80, %eax
+        mov     $0x00800000, %ecx         // MSI off
+        call    pci_write
+        call    ahci_restart
+
+        // 12. Accesses the HBA refuses: bytes and words to its registers (PxCI, with a write to
+        //     sector 1150 in slot 0: it must not run), reads of every width, a dword across the
+        //     end of the ABAR, then 8 KiB of byte writes (0xFF) over all of it. The registers
+        //     keep their values and the port still works.
+        mov     $IDE_OUT, %edi
+        mov     $1150, %esi
+        mov     $1, %ecx
+        mov     $53, %edx
+        call    fill_pattern
+        xor     %ebx, %ebx
+        mov     $H2D_CMD(0x35), %eax
+        mov     $512, %edx
+        call    ahci_put
+        mov     CUR_PX, %ecx
+        movb    $1, PX_CI(%rcx)
+        movw    $1, PX_CI(%rcx)
+        movb    PX_CI(%rcx), %al
+        movw    PX_CI(%rcx), %ax
+        movq    PX_CLB(%rcx), %rax
+        mov     $ABAR + 0x1FFE, %edx
+        movl    $0xFFFFFFFF, (%rdx)
+        mov     (%rdx), %eax
+        mov     $ABAR, %edi
+        mov     $0x2000, %ecx
+        mov     $0xFF, %al
+        rep stosb
+        mov     $PX_CI, %ecx
+        call    px_read
+        xor     %edx, %edx
+        mov     $0x3060, %edi
+        call    expect
+        mov     $PX_CLB, %ecx
+        call    px_read
+        mov     CUR_CL, %edx
+        mov     $0x3061, %edi
+        call    expect
+        mov     $ABAR, %ecx
+        mov     4(%rcx), %eax
+        mov     $0x80000002, %edx
+        mov     $0x3062, %edi
+        call    expect
+        call    ahci_restart
+        AHCI_READ H2D_CMD(0x25), 64, 1, 1, 20, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x3063
+        mov     $0x3070, %edi
+        call    check_sums
+        ret
+
+// Slot 1 of the current port: WRITE DMA EXT of sector %esi (kind 53, never to arrive); slot
+// 0: a read whose table is outside RAM. Both issued at once: slot 0 halts the list.
+ahci_halted_pair:
+        push    %rbx
+        push    %rcx
+        push    %rdx
+        push    %rdi
+        mov     $IDE_OUT, %edi
+        mov     $1, %ecx
+        mov     $53, %edx
+        call    fill_pattern
+        mov     $1, %ebx
+        mov     $H2D_CMD(0x35), %eax
+        mov     $512, %edx
+        call    ahci_put
+        xor     %ebx, %ebx
+        mov     $H2D_CMD(0x25), %eax
+        call    ahci_put
+        call    ahci_header
+        movl    $RAM_END, 8(%rax)
+        mov     $PX_IS, %ecx
+        mov     $0xFFFFFFFF, %edx
+        call    px_write
+        mov     $PX_CI, %ecx
+        mov     $3, %edx
+        call    px_write
+        pop     %rdi
+        pop     %rdx
+        pop     %rcx
+        pop     %rbx
+        ret
+
+// Slot %ebx: a Register FIS with C clear, device control %al; issued.
+ahci_control:
+        push    %rcx
+        push    %rdx
+        push    %rsi
+        push    %rdi
+        push    %rax
+        mov     $0x27, %eax
+        xor     %esi, %esi
+        xor     %ecx, %ecx
+        xor     %edx, %edx
+        call    ahci_put
+        pop     %rcx
+        mov     %cl, 15(%rax)
+        call    ahci_issue
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// GHC.HR; GHC.IE again and the port restarted.
+ahci_hba_reset:
+        push    %rcx
+        mov     $ABAR, %ecx
+        movl    $1, 4(%rcx)
+        pop     %rcx
+        ret
+ahci_hba_on:
+        push    %rcx
+        mov     $ABAR, %ecx
+        movl    $2, 4(%rcx)
+        pop     %rcx
+        jmp     ahci_restart
+
+// ---- AHCI: after all that, a good write and its read-back ---------------------------------
+ahci_end_phase:
+        xor     %eax, %eax
+        call    ahci_use_port
+        call    ahci_restart
+        xor     %ebx, %ebx
+        mov     $IDE_OUT, %edi
+        mov     $5000, %esi
+        mov     $16, %ecx
+        mov     $40, %edx
+        call    fill_pattern
+        AHCI_CMD H2D_CMD(0x35), 5000, 16, IDE_OUT, 0x2000, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x3800
+        AHCI_READ H2D_CMD(0x25), 5000, 16, 16, 40, AHCI_OUT(IS_DHRS, 0x50, 0, 0), 0x3801
+        mov     $0x3808, %edi
+        call    check_sums
+        ret
+
+// ---- AHCI helpers -------------------------------------------------------------------------
+
+// The AHCI function's command register = %ecx.
+ahci_pci_command:
+        push    %rax
+        mov     $AHCI_CFG | 0x04, %eax
+        call    pci_write
+        pop     %rax
+        ret
+
+// Port %eax from now on: its registers, command list and FIS area.
+ahci_use_port:
+        push    %rcx
+        mov     %eax, %ecx
+        shl     $7, %ecx
+        add     $ABAR + 0x100, %ecx
+        mov     %ecx, CUR_PX
+        mov     %eax, %ecx
+        shl     $10, %ecx
+        add     $AHCI_CL, %ecx
+        mov     %ecx, CUR_CL
+        mov     %eax, %ecx
+        shl     $8, %ecx
+        add     $AHCI_FB, %ecx
+        mov     %ecx, CUR_FB
+        pop     %rcx
+        ret
+
+// %eax = register %ecx of the current port.
+px_read:
+        push    %rcx
+        add     CUR_PX, %ecx
+        mov     (%rcx), %eax
+        pop     %rcx
+        ret
+
+// Register %ecx of the current port = %edx.
+px_write:
+        push    %rcx
+        add     CUR_PX, %ecx
+        mov     %edx, (%rcx)
+        pop     %rcx
+        ret
+
+// What a driver does after an error: the port stopped (ST and FRE off, CR and FR awaited),
+// PxSERR and PxIS cleared, the command list and FIS area where they belong, every interrupt
+// enabled (the guest runs with interrupts off), FIS receive and the list started again.
+ahci_restart:
+        push    %rcx
+        push    %rdx
+        mov     $PX_CMD, %ecx
+        xor     %edx, %edx
+        call    px_write
+        mov     $1000, %edx
+1:      call    px_read
+        test    $CMD_CR | CMD_FR, %eax
+        jz      2f
+        dec     %edx
+        jnz     1b
+2:      mov     $PX_SERR, %ecx
+        mov     $0xFFFFFFFF, %edx
+        call    px_write
+        mov     $PX_IS, %ecx
+        call    px_write
+        mov     $PX_IE, %ecx
+        call    px_write
+        mov     $PX_CLB, %ecx
+        mov     CUR_CL, %edx
+        call    px_write
+        mov     $PX_FB, %ecx
+        mov     CUR_FB, %edx
+        call    px_write
+        xor     %edx, %edx
+        mov     $PX_CLBU, %ecx
+        call    px_write
+        mov     $PX_FBU, %ecx
+        call    px_write
+        mov     $PX_CMD, %ecx
+        mov     $CMD_FRE, %edx
+        call    px_write
+        mov     $CMD_FRE | CMD_ST, %edx
+        call    px_write
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// %rax = slot %ebx's command header in the current command list.
+ahci_header:
+        mov     %ebx, %eax
+        shl     $5, %eax
+        add     CUR_CL, %eax
+        ret
+
+// The command FIS at %rdi (the rest of the table's first 128 bytes zero): dword 0 %eax (type,
+// C bit, command, features 7:0), LBA %rsi (48 bits), device 0x40, count %cx.
+put_cfis:
+        push    %rdi
+        push    %rax
+        push    %rcx
+        mov     $0x80, %ecx
+        xor     %eax, %eax
+        rep stosb
+        pop     %rcx
+        pop     %rax
+        pop     %rdi
+        mov     %eax, (%rdi)
+        mov     %esi, 4(%rdi)
+        movb    $0x40, 7(%rdi)
+        push    %rsi
+        shr     $24, %rsi
+        mov     %esi, 8(%rdi)             // LBA 47:24; features 15:8 zero
+        pop     %rsi
+        mov     %cx, 12(%rdi)
+        ret
+
+// A PRD at %rdi: region %rsi, DBC (byte count - 1, I in bit 31) %ecx.
+put_ahci_prd:
+        mov     %rsi, (%rdi)
+        movl    $0, 8(%rdi)
+        mov     %ecx, 12(%rdi)
+        ret
+
+// Slot %ebx of the current port: the command FIS (put_cfis: %eax, %rsi, %cx) in the table at
+// AHCI_CT + 4 KiB * slot, one PRD of %edx bytes at %rdi (none when %edx is 0), the header
+// (CFL 5). %rax = the table.
+ahci_put:
+        push    %rcx
+        push    %rsi
+        push    %rdi
+        push    %r9
+        push    %r10
+        mov     %rdi, %r9
+        mov     %ebx, %r10d
+        shl     $12, %r10d
+        add     $AHCI_CT, %r10d
+        mov     %r10, %rdi
+        call    put_cfis
+        xor     %eax, %eax
+        test    %edx, %edx
+        jz      1f
+        lea     0x80(%r10), %rdi
+        mov     %r9, %rsi
+        lea     -1(%rdx), %ecx
+        call    put_ahci_prd
+        mov     $1 << 16, %eax
+1:      or      $5, %eax
+        mov     %eax, %ecx
+        call    ahci_header
+        mov     %ecx, (%rax)
+        movl    $0, 4(%rax)
+        mov     %r10, 8(%rax)
+        movq    $0, 16(%rax)
+        movq    $0, 24(%rax)
+        mov     %r10, %rax
+        pop     %r10
+        pop     %r9
+        pop     %rdi
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// Slot %ebx: PACKET with the command at %r10 (12 bytes, to ACMD; the header's A bit), byte
+// count limit %cx, DMA when %ecx has bit 16; one PRD of %edx bytes at %rdi (none for 0);
+// issued.
+ahci_packet:
+        push    %rcx
+        push    %rsi
+        mov     %ecx, %esi
+        and     $0xFFFF, %esi
+        shl     $8, %esi                  // the limit in LBA 23:8
+        mov     %ecx, %eax
+        and     $0x10000, %eax
+        shl     $8, %eax                  // features bit 0: DMA
+        or      $H2D_CMD(0xA0), %eax
+        xor     %ecx, %ecx
+        call    ahci_put
+        mov     (%r10), %rcx
+        mov     %rcx, 0x40(%rax)
+        mov     8(%r10), %ecx
+        mov     %ecx, 0x48(%rax)
+        call    ahci_header
+        orl     $HDR_A, (%rax)
+        call    ahci_issue
+        pop     %rsi
+        pop     %rcx
+        ret
+
+// PxIS cleared, then slot %ebx issued (PxCI).
+ahci_issue:
+        push    %rcx
+        push    %rdx
+        mov     $PX_IS, %ecx
+        mov     $0xFFFFFFFF, %edx
+        call    px_write
+        mov     $1, %edx
+        mov     %ebx, %ecx
+        shl     %cl, %edx
+        mov     $PX_CI, %ecx
+        call    px_write
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// %rax = the current port's state after a command, as AHCI_OUT puts it: PxIS's error and FIS
+// bits (IS_SEEN), PxTFD in bits 47:32, PxCI not zero in bit 48, PxSACT not zero in bit 49.
+ahci_outcome:
+        push    %rcx
+        push    %rdx
+        mov     $PX_SACT, %ecx
+        call    px_read
+        xor     %edx, %edx
+        test    %eax, %eax
+        setnz   %dl
+        add     %edx, %edx
+        mov     $PX_CI, %ecx
+        call    px_read
+        test    %eax, %eax
+        jz      1f
+        or      $1, %edx
+1:      shl     $16, %rdx
+        mov     $PX_TFD, %ecx
+        call    px_read
+        movzwl  %ax, %eax
+        or      %rax, %rdx
+        shl     $32, %rdx
+        mov     $PX_IS, %ecx
+        call    px_read
+        and     $IS_SEEN, %eax
+        or      %rdx, %rax
+        pop     %rdx
+        pop     %rcx
+        ret
+
+// Check %edi: the outcome is %rdx.
+ahci_check:
+        call    ahci_outcome
+        jmp     expect
+
 // ---- helpers: all keep every register but %rax (and what they say they return) ------------
 
 // COM1 ready, no failure recorded; the canary, RAM16 and the last page of RAM random; the
@@ -3403,7 +5177,7 @@ phase_report:
 1:      lea     fail_text(%rip), %rsi
         call    puts
         mov     FAIL_ID, %eax
-        mov     $3, %ecx
+        mov     $4, %ecx
         call    put_hex
         lea     got_text(%rip), %rsi
         call    puts
@@ -4231,6 +6005,233 @@ cdb_write10:
         .byte   0x2A, 0, 0, 0, 0, 16, 0, 0, 1, 0, 0, 0
 cdb_write12:
         .byte   0xAA, 0, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0
+// ---- 'a' data ------------------------------------------------------------------------------
+        .balign 8
+// Command list and FIS area addresses outside RAM: low dword, high dword. The HBA aligns them
+// (1 KiB, 256 bytes); slot 31 of a list at 2^64 - 1 KiB is the top 32 bytes below 2^64.
+ahci_outside:
+        .quad   RAM_END
+        .quad   RAM_END + 0x400
+        .quad   0xC0000000
+        .quad   ABAR                      // the HBA's own registers
+        .quad   0xFEC00000
+        .quad   0xFEE00000
+        .quad   0xFFFFFC00
+        .quad   0x100000000
+        .quad   0x7FFFFFFFFFFFFC00
+        .quad   0xFFFFFFFFFFFFFC00
+        .quad   0xFFFFFFFFFFFFFFFF
+ahci_outside_end:
+// An AHCI_CASE for ahci_case: the command table address (CTBA, CTBAU); two PRDs (region, DBC;
+// PRD_NONE: not written), written where they are in RAM; the header's DW0 (CFL, A, PRDTL);
+// the command FIS's first dword, LBA, count; TO_MEM for a read into IDE_IN (else the data
+// written, pattern `kind` from `lba`, is at IDE_OUT); PxSACT before PxCI; the outcome
+// (AHCI_OUT) and how many bytes land in IDE_IN (whole sectors of pattern `kind` from `lba`).
+        .set    AC_CTBA, 0
+        .set    AC_A0, 8
+        .set    AC_A1, 16
+        .set    AC_C0, 24
+        .set    AC_C1, 28
+        .set    AC_DW0, 32
+        .set    AC_FIS, 36
+        .set    AC_LBA, 40
+        .set    AC_COUNT, 48
+        .set    AC_FLAGS, 50
+        .set    AC_KIND, 51
+        .set    AC_SACT, 52
+        .set    AC_WANT, 56
+        .set    AC_MOVED, 64
+        .set    AHCI_CASE_BYTES, 72
+        .macro  AHCI_CASE ctba, a0, c0, a1, c1, dw0, fis, lba, count, flags, kind, sact, want, moved
+        .quad   \ctba, \a0, \a1
+        .long   \c0, \c1, \dw0, \fis
+        .quad   \lba
+        .word   \count
+        .byte   \flags, \kind
+        .long   \sact
+        .quad   \want
+        .long   \moved, 0
+        .endm
+// Outcomes that recur: the command done; the HBA gave up (HBFS) before or during it, or the
+// PRDT ran out (IFS, with OFS when data came from the device); the drive failed it (TFES).
+#define AC_DONE AHCI_OUT(IS_DHRS, 0x50, 0, 0)
+#define AC_HOST_BUS AHCI_OUT(IS_HBFS, 0x0451, 1, 0)
+#define AC_SHORT_IN AHCI_OUT(IS_IFS | IS_OFS, 0x0451, 1, 0)
+#define AC_SHORT_OUT AHCI_OUT(IS_IFS, 0x0451, 1, 0)
+#define AC_BAD_FIS AHCI_OUT(IS_IFS, 0x0451, 1, 0)
+#define AC_IDNF AHCI_OUT(IS_TFES | IS_DHRS, 0x1051, 1, 0)
+#define AC_NCQ_IDNF(sact) AHCI_OUT(IS_TFES | IS_SDBS, 0x1051, 0, sact)
+        .set    READ_DMA_EXT_FIS, H2D_CMD(0x25)
+        .set    WRITE_DMA_EXT_FIS, H2D_CMD(0x35)
+        .set    AC_MAX48, 0xFFFFFFFFFFFF
+ahci_cases:
+        // Done right, for reference: sectors 64-71 (kind 20) into two PRDs; an odd region
+        // address (bit 0 is ignored), reserved DBC bits and I; a longer command FIS (CFL 31);
+        // the A bit on the disk (no packet phase: nothing changes).
+        AHCI_CASE AHCI_CT, IDE_IN, 0x5FF, IDE_IN + 0x600, 0x9FF, HDR(2), READ_DMA_EXT_FIS, 64, 8, TO_MEM, 20, 0, AC_DONE, 0x1000
+        AHCI_CASE AHCI_CT, IDE_IN + 1, 0x7FC001FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 20, 0, AC_DONE, 0x200
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, 31 | 1 << 16, READ_DMA_EXT_FIS, 65, 1, TO_MEM, 20, 0, AC_DONE, 0x200
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1) | HDR_A, READ_DMA_EXT_FIS, 66, 1, TO_MEM, 20, 0, AC_DONE, 0x200
+        // Command tables outside RAM: past its end, its last 128 bytes (the FIS in RAM, the
+        // PRDT not; RAM_END - 0x40 is aligned down to that), the PCI hole, the HBA itself, the
+        // APICs, 4 GiB, the top of the 64-bit space. Reads, and writes that must not arrive.
+        AHCI_CASE RAM_END, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE RAM_END - 0x40, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE RAM_END - 0x80, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(0xFFFF), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xC0000000, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE ABAR, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xFEC00000, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xFEE00000, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0x100000000, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xFFFFFFFFFFFFFF80, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xFFFFFFFFFFFFFFFF, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE RAM_END, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        AHCI_CASE RAM_END - 0x80, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        AHCI_CASE 0xFFFFFFFFFFFFFF80, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        // PRDs outside RAM: past its end, the PCI hole, the HBA, the APICs, below and at 4 GiB,
+        // ending at 2^64, wrapping past it; 4 MiB below 4 GiB.
+        AHCI_CASE AHCI_CT, RAM_END, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xC0000000, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, ABAR, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFEC00000, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFEE00000, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFFFFFFFE, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0x100000000, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFFFFFFFFFFFFFE00, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFFFFFFFFFFFFFFFE, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, 0xFFC00000, 0x3FFFFF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 0, 0x2000, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        // ... across its end: 512 bytes, 4 bytes over the last 2, 4 MiB over the last 2 MiB.
+        AHCI_CASE AHCI_CT, RAM_END - 0x100, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, RAM_END - 2, 3, IDE_IN, 0x1FB, HDR(2), H2D_CMD(0xC8), 64, 1, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, RAM_END - 0x200000, 0x3FFFFF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 0, 0x2000, TO_MEM, 0, 0, AC_HOST_BUS, 0
+        // A good PRD, then one outside RAM or across its end: the first region fills (sectors
+        // 64-65), the rest does not; writes: 1010-1011 (kind 30) may arrive, 1012-1013 not.
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FF, 0xFEC00000, 0x3FF, HDR(2), H2D_CMD(0xC8), 64, 4, TO_MEM, 20, 0, AC_HOST_BUS, 0x400
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FF, RAM_END - 0x200, 0x3FF, HDR(2), READ_DMA_EXT_FIS, 64, 4, TO_MEM, 20, 0, AC_HOST_BUS, 0x400
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x3FF, 0xFEC00000, 0x3FF, HDR(2), H2D_CMD(0xCA), 1010, 4, 0, 30, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, RAM_END, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, ABAR, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        AHCI_CASE AHCI_CT, RAM_END - 0x100, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_HOST_BUS, 0
+        // PRDTs shorter than the transfer: 1 KiB of 4 KiB, 510 bytes of 512, none at all;
+        // writes: 1020-1021 (kind 31) may arrive, 1022-1027 and 1030 not.
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 64, 8, TO_MEM, 20, 0, AC_SHORT_IN, 0x400
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FD, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 20, 0, AC_SHORT_IN, 0x1FE
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(0), READ_DMA_EXT_FIS, 64, 1, TO_MEM, 20, 0, AC_SHORT_IN, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x3FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xCA), 1020, 8, 0, 31, 0, AC_SHORT_OUT, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(0), WRITE_DMA_EXT_FIS, 1030, 1, 0, 50, 0, AC_SHORT_OUT, 0
+        // Command FISes the HBA must refuse: CFL 0, 1, 4 (shorter than a Register FIS); not a
+        // Register Host-to-Device FIS (D2H, Set Device Bits, PIO Setup, DMA Activate, DMA
+        // Setup, Data, zero, 0xFF).
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, 0 | 1 << 16, READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_BAD_FIS, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, 1 | 1 << 16, READ_DMA_EXT_FIS, 64, 1, TO_MEM, 0, 0, AC_BAD_FIS, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, 4 | 1 << 16, WRITE_DMA_EXT_FIS, 1000, 1, 0, 50, 0, AC_BAD_FIS, 0
+        .irp    type, 0x34, 0xA1, 0x5F, 0x39, 0x41, 0x46, 0x00, 0xFF
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS - 0x27 + \type, 1000, 1, 0, 50, 0, AC_BAD_FIS, 0
+        .endr
+        // LBAs beyond the image, READ/WRITE DMA (EXT): IDNF before any data moves.
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, AHCI_DISK_SECTORS, 1, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, AHCI_LAST, 2, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FFFFF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 0, 0, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, AC_MAX48, 1, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FFFFF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, AC_MAX48, 0, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), READ_DMA_EXT_FIS, 0x100000000, 1, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), 0x0FFFFFFF, 1, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FFFF, 0, PRD_NONE, HDR(1), H2D_CMD(0xC8), AHCI_DISK_SECTORS - 100, 0, TO_MEM, 0, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, AHCI_DISK_SECTORS, 1, 0, 51, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x5FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, AHCI_LAST - 1, 3, 0, 51, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, AC_MAX48, 1, 0, 51, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), H2D_CMD(0xCA), 0x0FFFFFFF, 1, 0, 51, 0, AC_IDNF, 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x3FFFFF, 0, PRD_NONE, HDR(1), WRITE_DMA_EXT_FIS, 0, 0, 0, 0, 0, AC_IDNF, 0
+        // READ/WRITE FPDMA QUEUED (sectors in the features, the tag in count bits 7:3) beyond
+        // the image, with SACT bits that match the slot, the tag, or neither: an SDB FIS with
+        // ERR, TFES; PxCI is clear (the device took the command), PxSACT keeps its bits.
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 1), AHCI_DISK_SECTORS, 0, TO_MEM, 0, 1, AC_NCQ_IDNF(1), 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 0), 0, 31 << 3, TO_MEM, 0, 1, AC_NCQ_IDNF(1), 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 1), AC_MAX48, 5 << 3, TO_MEM, 0, 1 << 5, AC_NCQ_IDNF(1), 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x3FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x61, 2), AHCI_LAST, 3 << 3, 0, 52, 1 << 3, AC_NCQ_IDNF(1), 0
+        AHCI_CASE AHCI_CT, IDE_OUT, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x61, 1), AC_MAX48, 0, 0, 52, 0, AC_NCQ_IDNF(0), 0
+        // FPDMA done right with tag 9 in slot 0 (the SDB FIS completes tag 9: SACT bit 0
+        // stays), and with no SACT bit at all.
+        AHCI_CASE AHCI_CT, IDE_IN, 0xFFF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 8), 64, 9 << 3, TO_MEM, 20, 1, AHCI_OUT(IS_SDBS, 0x50, 0, 1), 0x1000
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 1), 64, 0, TO_MEM, 20, 0, AHCI_OUT(IS_SDBS, 0x50, 0, 0), 0x200
+        // FPDMA with its PRD outside RAM, or too short.
+        AHCI_CASE AHCI_CT, RAM_END, 0x1FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 1), 64, 0, TO_MEM, 0, 1, AHCI_OUT(IS_HBFS, 0x0451, 0, 1), 0
+        AHCI_CASE AHCI_CT, IDE_IN, 0x3FF, 0, PRD_NONE, HDR(1), H2D_FEAT(0x60, 8), 64, 0, TO_MEM, 20, 1, AHCI_OUT(IS_IFS | IS_OFS, 0x0451, 0, 1), 0x400
+        // PACKET to the disk: aborted.
+        AHCI_CASE AHCI_CT, IDE_IN, 0x1FF, 0, PRD_NONE, HDR(1) | HDR_A, H2D_CMD(0xA0), 0, 0, TO_MEM, 0, 0, AHCI_OUT(IS_TFES | IS_DHRS, 0x0451, 1, 0), 0
+ahci_cases_end:
+// What ahci_opcode_sweep accepts, by class: the outcome's bits it looks at, and their values.
+sweep_masks:
+        .quad   AHCI_OUT(IS_TFES | IS_HBFS, 0x0401, 1, 0)
+        .quad   AHCI_OUT(IS_TFES | IS_HBFS, 0, 0, 0)
+        .quad   AHCI_OUT(IS_TFES | IS_HBFS, 0x1001, 0, 0)
+        .quad   AHCI_OUT(IS_TFES | IS_HBFS, 0x0001, 0, 0)
+sweep_wants:
+        .quad   AHCI_OUT(IS_TFES, 0x0401, 1, 0)
+        .quad   0
+        .quad   AHCI_OUT(IS_TFES, 0x1001, 0, 0)
+        .quad   AHCI_OUT(IS_TFES, 0x0001, 0, 0)
+// What the disk does with count 0 and LBA 0 and no PRDT (first, last, class), as ata.zig and
+// the HBA implement it: disk_opcodes, and NCQ (65536 sectors: IDNF).
+ahci_disk_opcodes:
+        .byte   0x10, 0x21, 1             // RECALIBRATE, READ SECTORS (no PRDT: IFS)
+        .byte   0x24, 0x25, 2             // 48-bit: 65536 sectors, more than the image
+        .byte   0x29, 0x29, 2
+        .byte   0x30, 0x31, 1             // WRITE SECTORS: no PRDT, no data
+        .byte   0x34, 0x35, 2
+        .byte   0x39, 0x39, 2
+        .byte   0x40, 0x41, 1             // READ VERIFY
+        .byte   0x42, 0x42, 2
+        .byte   0x60, 0x61, 2             // FPDMA QUEUED
+        .byte   0x70, 0x7F, 1             // SEEK
+        .byte   0x90, 0x90, 1             // EXECUTE DEVICE DIAGNOSTIC
+        .byte   0xC4, 0xC6, 1             // READ/WRITE MULTIPLE, SET MULTIPLE MODE
+        .byte   0xC8, 0xCB, 1             // READ/WRITE DMA: no PRDT
+        .byte   0xE0, 0xE3, 1             // power management
+        .byte   0xE5, 0xE7, 1             // CHECK POWER MODE, SLEEP, FLUSH CACHE
+        .byte   0xEA, 0xEA, 1
+        .byte   0xEC, 0xEC, 1
+        .byte   0, 0, 0xFF
+// ... and the CD: PACKET without the A bit has no command to send, and fails.
+ahci_cd_opcodes:
+        .byte   0x08, 0x08, 1             // DEVICE RESET
+        .byte   0x90, 0x90, 1
+        .byte   0x60, 0x61, 3             // FPDMA QUEUED: the device takes it, then fails it
+        .byte   0xA0, 0xA0, 3
+        .byte   0xA1, 0xA1, 1             // IDENTIFY PACKET DEVICE
+        .byte   0xE0, 0xE1, 1
+        .byte   0xE5, 0xE6, 1
+        .byte   0, 0, 0xFF
+        .balign 4
+// READ(10) of the volume descriptor: byte count limit | DMA << 16; 0 ends the list.
+ahci_pvd_reads:
+        .long   0x10000, 0x800, 2, 0xFFFF, 0
+// READ(10) by DMA with bad PRDs: region, bytes (0: none), the outcome's TFES, HBFS, IFS, OFS
+// and PxCI bits. A zero byte count ends the list.
+ahci_cd_dma_cases:
+        .long   RAM_END, 0x800
+        .quad   AHCI_OUT(IS_HBFS, 0, 1, 0)
+        .long   RAM_END - 0x400, 0x800
+        .quad   AHCI_OUT(IS_HBFS, 0, 1, 0)
+        .long   IDE_IN, 0x400
+        .quad   AHCI_OUT(IS_IFS | IS_OFS, 0, 1, 0)
+        .long   0, 0
+// Where AHCI-RESET moves BAR5 for a moment; 0 ends the list.
+ahci_bar_places:
+        .long   0x100000, RAM16, 0xFEC00000, 0xFEE00000, 0xFFFFE000, 0
+// MSI addresses for AHCI-RESET: low, high.
+ahci_msi_places:
+        .long   0, 0
+        .long   0xFEC00000, 0
+        .long   0xFFFFFFFC, 0xFFFFFFFF
+        .long   0xFEE00000, 0
+ahci_msi_places_end:
+// The random packets' PRDs: region, bytes (0: no PRDT).
+ahci_fuzz_prds:
+        .long   0, 0
+        .long   SCRATCH, 0x10000
+        .long   SCRATCH + 0x20000, 0x1000
+        .long   RAM_END - 0x100, 0x1000
         .balign 2
 // Every IDE port: command blocks, control registers, the bus master (IDE_FUZZ_PORTS of them).
 ide_fuzz_ports:
@@ -4255,6 +6256,18 @@ fwcfg_name:
         .asciz  "FWCFG"
 vga_name:
         .asciz  "VGA"
+ahci_init_name:
+        .asciz  "AHCI-INIT"
+ahci_dma_name:
+        .asciz  "AHCI-DMA"
+ahci_cmd_name:
+        .asciz  "AHCI-CMD"
+ahci_atapi_name:
+        .asciz  "AHCI-ATAPI"
+ahci_reset_name:
+        .asciz  "AHCI-RESET"
+ahci_name:
+        .asciz  "AHCI"
 ok_text:
         .asciz  "-OK\n"
 fail_text:

@@ -7,7 +7,8 @@
  * space fuzz, BARs over RAM and the APICs, DMA outside RAM, oversized reads, huge VBE modes) and
  * checks what vmctl did: one line per phase on COM1, "<phase>-OK" or "<phase>-FAIL ...". With
  * action "i" it does the same to the IDE controller, a disk image and a CD, and the test then
- * checks the image sector by sector.
+ * checks the image sector by sector; action "a" to the AHCI controller, a blank sparse disk image
+ * and a CD on its SATA ports.
  */
 import { countOccurrences, describe, runVmctl, type VmctlResult } from "../vmctl.ts";
 import { type HostileAction, hostileKernel } from "../guests/flat_kernel.ts";
@@ -99,6 +100,45 @@ const IDE_MAY_WRITE: [number, number, number][] = [
 ];
 const IDE_PHASES = ["IDE", "IDE-DMA", "IDE-CMD", "IDE-ATAPI", "IDE-FUZZ"];
 
+/** What an image must hold after a run: its size, the sectors the guest writes and those it may
+ * write (first, count, pattern kind), and whether the sectors it leaves alone are zeros (a blank
+ * image) or the test's kind 0. */
+interface ImageLayout {
+  sectors: number;
+  written: [number, number, number][];
+  mayWrite: [number, number, number][];
+  blank: boolean;
+}
+
+const IDE_IMAGE: ImageLayout = {
+  sectors: DISK_SECTORS,
+  written: IDE_WRITTEN,
+  mayWrite: IDE_MAY_WRITE,
+  blank: false,
+};
+
+// Action "a": a sparse image of zeros on SATA port 0 (the CD on port 1), the same patterns.
+const AHCI_DISK_SECTORS = 16384;
+const AHCI_IMAGE: ImageLayout = {
+  sectors: AHCI_DISK_SECTORS,
+  written: [
+    [64, 8, 20], // WRITE DMA EXT
+    [128, 4, 21], // WRITE FPDMA QUEUED, tag 2 in slot 2
+    [3000, 130, 41], // 130 PRDs naming the sectors' data in reverse order
+    [3200, 130, 42], // 130 PRDs of 256 and 768 bytes
+    [3400, 199, 43], // PRDs of 256, 256, then 512 bytes
+    [5000, 16, 40], // the good write after all the attacks
+    [AHCI_DISK_SECTORS - 1, 1, 22], // WRITE DMA, the last sector
+  ],
+  mayWrite: [
+    [1010, 2, 30], // a good PRD before one outside RAM
+    [1020, 2, 31], // a PRDT shorter than the transfer
+    [2000, 255, 32], // 65535 PRDs of 2 bytes: 2 bytes short of 256 sectors
+  ],
+  blank: true,
+};
+const AHCI_PHASES = ["AHCI-INIT", "AHCI-DMA", "AHCI-CMD", "AHCI-ATAPI", "AHCI-RESET", "AHCI"];
+
 /** Sector `lba` as the test made it (kind 0) or as the guest writes it (kind > 0). */
 function sectorPattern(lba: number, kind: number): Uint8Array {
   const sector = new Uint8Array(SECTOR_BYTES);
@@ -114,22 +154,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
+function allZero(bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte !== 0) return false;
+  return true;
+}
+
 /** What is wrong with the image after the run, one line per sector (empty: nothing). */
-function diskProblems(image: Uint8Array): string[] {
-  if (image.length !== DISK_SECTORS * SECTOR_BYTES) {
-    return [`the image is ${image.length} bytes, not ${DISK_SECTORS * SECTOR_BYTES}`];
+function diskProblems(image: Uint8Array, layout: ImageLayout): string[] {
+  if (image.length !== layout.sectors * SECTOR_BYTES) {
+    return [`the image is ${image.length} bytes, not ${layout.sectors * SECTOR_BYTES}`];
   }
   const kinds = new Map<number, { kind: number; may: boolean }>();
-  for (const [list, may] of [[IDE_WRITTEN, false], [IDE_MAY_WRITE, true]] as const) {
+  for (const [list, may] of [[layout.written, false], [layout.mayWrite, true]] as const) {
     for (const [first, count, kind] of list) {
       for (let lba = first; lba < first + count; lba++) kinds.set(lba, { kind, may });
     }
   }
   const problems: string[] = [];
-  for (let lba = 0; lba < DISK_SECTORS; lba++) {
+  for (let lba = 0; lba < layout.sectors; lba++) {
     const got = image.subarray(lba * SECTOR_BYTES, (lba + 1) * SECTOR_BYTES);
     const written = kinds.get(lba);
-    const original = sameBytes(got, sectorPattern(lba, 0));
+    const original = layout.blank ? allZero(got) : sameBytes(got, sectorPattern(lba, 0));
     if (written === undefined && original) continue;
     if (written !== undefined && sameBytes(got, sectorPattern(lba, written.kind))) continue;
     if (written?.may && original) continue;
@@ -146,7 +191,20 @@ function diskProblems(image: Uint8Array): string[] {
 
 /** vmctl's arguments for the disk as IDE primary master and the CD as secondary master. */
 function ideDriveArgs(disk: string, iso: string): string[] {
-  return ["-d", `${disk},ide`, "-i", iso];
+  return ["-d", `${disk},ide`, "-i", iso, "--ide-cdrom"];
+}
+
+/** A CD of about 150 sectors, written to a temp file (in `dir`, when given): the random
+ * READ(10)s of the guest find data at low addresses. */
+async function hostileIso(dir?: string): Promise<{ iso: string; isoBytes: Uint8Array }> {
+  const data = new Uint8Array(256 << 10).map((_, i) => (i * 7) >> 3);
+  const isoBytes = isoImage({
+    volumeId: "VMCTL_HOSTILE",
+    files: [{ name: "DATA.BIN", bytes: data }],
+  });
+  const iso = await Deno.makeTempFile({ dir, prefix: "vmctl-hostile-cd-", suffix: ".iso" });
+  await Deno.writeFile(iso, isoBytes);
+  return { iso, isoBytes };
 }
 
 /** The disk image: DISK_SECTORS sectors of kind 0. */
@@ -161,19 +219,12 @@ async function patternedDisk(): Promise<string> {
 Deno.test("hostile guest: IDE DMA, command and ATAPI attacks leave the disk as the guest wrote it", async () => {
   const kernel = await hostileKernel("i");
   const disk = await patternedDisk();
-  // A CD of about 150 sectors: the random READ(10)s of the guest find data at low addresses.
-  const data = new Uint8Array(256 << 10).map((_, i) => (i * 7) >> 3);
-  const isoBytes = isoImage({
-    volumeId: "VMCTL_HOSTILE",
-    files: [{ name: "DATA.BIN", bytes: data }],
-  });
-  const iso = await Deno.makeTempFile({ prefix: "vmctl-hostile-cd-", suffix: ".iso" });
-  await Deno.writeFile(iso, isoBytes);
+  const { iso, isoBytes } = await hostileIso();
   try {
     const drives = ideDriveArgs(disk, iso);
     const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...drives, "-t", "120"]);
     const { context } = assertPhases(result, IDE_PHASES);
-    const problems = diskProblems(await Deno.readFile(disk));
+    const problems = diskProblems(await Deno.readFile(disk), IDE_IMAGE);
     assert(
       problems.length === 0,
       `the disk image is not what the guest wrote (${problems.length} sectors):\n` +
@@ -185,6 +236,39 @@ Deno.test("hostile guest: IDE DMA, command and ATAPI attacks leave the disk as t
     await Deno.remove(iso);
   }
 });
+
+// With cache=none the guest's odd PRD addresses and sizes also meet O_DIRECT's alignment rules.
+for (const cache of ["writeback", "none"]) {
+  Deno.test(`hostile guest: AHCI lists, tables, PRDs, FISes, commands, ATAPI and resets leave the disk as the guest wrote it (cache=${cache})`, async () => {
+    await ahciAttack(cache);
+  });
+}
+
+async function ahciAttack(cache: string): Promise<void> {
+  const kernel = await hostileKernel("a");
+  // Sparse: zeros the guest may only overwrite where AHCI_IMAGE says. O_DIRECT (for the disk
+  // and the CD) needs a file system that takes it, which the box's root does not.
+  const dir = cache === "none" ? Deno.env.get("VMCTL_TEST_DIRECT_IO_DIR") : undefined;
+  const disk = await Deno.makeTempFile({ dir, prefix: "vmctl-hostile-sata-", suffix: ".img" });
+  await Deno.truncate(disk, AHCI_IMAGE.sectors * SECTOR_BYTES);
+  const { iso, isoBytes } = await hostileIso(dir);
+  try {
+    // The disk on SATA port 0, the CD on port 1.
+    const drives = ["-d", disk, "-i", iso, "--cache", cache];
+    const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...drives, "-t", "120"]);
+    const { context } = assertPhases(result, AHCI_PHASES);
+    const problems = diskProblems(await Deno.readFile(disk), AHCI_IMAGE);
+    assert(
+      problems.length === 0,
+      `the disk image is not what the guest wrote (${problems.length} sectors):\n` +
+        `${problems.slice(0, 20).join("\n")}\n${context}`,
+    );
+    assert(sameBytes(await Deno.readFile(iso), isoBytes), `the ISO changed\n${context}`);
+  } finally {
+    await Deno.remove(disk);
+    await Deno.remove(iso);
+  }
+}
 
 const RESETS = [["R", "i8042 reset pulse"], ["C", "reset control 0xCF9"], ["T", "triple fault"]];
 for (const [action, how] of RESETS) {
