@@ -8,7 +8,8 @@ import { UserError } from "./errors.ts";
 /** Everything `vmctl run` needs to know, checked. */
 export interface RunConfig {
   ramMib: number;
-  /** "seabios" (Debian's SeaBIOS), "none" (direct Linux boot) or a firmware image's path. */
+  /** "seabios" (Debian's SeaBIOS), "corevm" (vmctl's own BIOS), "none" (direct Linux boot) or a
+   * firmware image's path. */
   bios: string;
   kernel?: string;
   initrd?: string;
@@ -56,7 +57,7 @@ const RUN_OPTIONS: OptionSpec[] = [
   {
     names: ["-b", "--bios"],
     value: "FW",
-    help: "firmware: seabios (default), none (direct --kernel boot) or an image FILE",
+    help: "firmware: seabios (default), corevm, none (direct --kernel boot) or an image FILE",
   },
   {
     names: ["--kernel"],
@@ -186,7 +187,9 @@ function parseRun(args: string[]): Command {
   const kernel = values.get("--kernel");
   if (kernel === "") throw new UserError("--kernel needs a file name");
   const bios = values.get("--bios") ?? (kernel === undefined ? "seabios" : "none");
-  if (bios === "") throw new UserError("-b needs a value: seabios, none or a firmware file");
+  if (bios === "") {
+    throw new UserError("-b needs a value: seabios, corevm, none or a firmware file");
+  }
   if (bios === "none" && kernel === undefined) {
     throw new UserError("-b none boots a kernel directly: give one with --kernel FILE");
   }

@@ -39,6 +39,18 @@ export function requireFile(name: string, what: string, debianPackage: string): 
   return path;
 }
 
+/** Where corevm's image (bios/, built by `zig build`) is: next to the native library that
+ * VMCTL_NATIVE_LIB names, else in the build output (also what `deno compile` embeds). */
+export function corevmImagePath(): string {
+  const library = Deno.env.get("VMCTL_NATIVE_LIB");
+  if (library !== undefined) {
+    const folder = library.includes("/") ? library.replace(/\/[^/]*$/, "") || "/" : ".";
+    const beside = findFile("corevm.bin", [`${folder}/../bios`]);
+    if (beside !== undefined) return beside;
+  }
+  return new URL("../zig-out/bios/corevm.bin", import.meta.url).pathname;
+}
+
 /** SeaBIOS's name for an option ROM from fw_cfg in its boot order. */
 export const LINUX_LOADER_ROM = "genroms/linuxboot_dma.bin";
 

@@ -8,6 +8,7 @@ import { Console } from "./console.ts";
 import { UserError } from "./errors.ts";
 import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
 import {
+  corevmImagePath,
   findFile,
   firmwarePolicyFiles,
   firmwareSearchPath,
@@ -97,6 +98,20 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
     cmdline: config.append,
   };
   if (config.bios === "none") return { kind: "direct", linux: linux! };
+  if (config.bios === "corevm") {
+    // corevm loads Linux from fw_cfg itself and draws its own text screen: no option ROMs.
+    const path = corevmImagePath();
+    if (findFile("corevm.bin", [path.replace(/\/[^/]*$/, "")]) === undefined) {
+      throw new UserError(`corevm is not built (no ${path}): run 'deno task build'`);
+    }
+    const bios = readGuestFile(path, "corevm firmware");
+    const files = firmwarePolicyFiles({
+      linuxLoader: linux !== undefined,
+      bootOrder: config.bootOrder,
+      drives,
+    });
+    return { kind: "firmware", bios, files, linux };
+  }
   let bios: GuestFile;
   let romDirs = firmwareSearchPath();
   if (config.bios === "seabios") {

@@ -2,16 +2,18 @@
  * `deno task bench`: boot-to-marker time of vmctl against QEMU/KVM (`-M pc` and `-M microvm`),
  * same kernel, initramfs and command line, interleaved runs, medians and ratios. vmctl runs twice
  * over: direct boot, and through SeaBIOS's linuxboot ROM (`-b seabios`), which is the path QEMU
- * `-M pc -kernel` takes, so that pair compares like with like. Runs on the
- * host's /dev/kvm when usable, otherwise inside the nested-KVM box (where absolute times are
- * inflated and noisy, so read the ratios).
+ * `-M pc -kernel` takes, so that pair compares like with like. With `--cd`, the same guest boots
+ * from the ISOLINUX test CD instead, through the firmware: vmctl with SeaBIOS and with corevm, the
+ * CD on SATA and on IDE, against QEMU `-M pc` with the CD on IDE (`-cdrom`) and on its ICH9 AHCI.
+ * Runs on the host's /dev/kvm when usable, otherwise inside the nested-KVM box (where absolute
+ * times are inflated and noisy, so read the ratios).
  *
- *   deno task bench [--runs N]
+ *   deno task bench [--runs N] [--cd]
  * @module
  */
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
-import { TEST_READY_MARKER, testInitramfs } from "./guest_images.ts";
+import { TEST_READY_MARKER, testInitramfs, testIsolinuxIso } from "./guest_images.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const CMDLINE = "console=ttyS0 quiet vmctl_test=poweroff";
@@ -22,19 +24,29 @@ interface Sample {
   exitMs: number;
 }
 
+/** What the guests boot: Debian's kernel and the test initramfs, or the ISOLINUX CD of both. */
+interface Media {
+  kernel: string;
+  initrd: string;
+  iso: string;
+}
+
 interface Contender {
   name: string;
-  argv: (kernel: string, initrd: string) => string[];
+  argv: (media: Media) => string[];
 }
+
+const QEMU_COMMON = [
+  ...["-enable-kvm", "-cpu", "host", "-m", RAM_MIB, "-nodefaults", "-no-user-config"],
+  ...["-display", "none", "-serial", "stdio", "-no-reboot"],
+];
 
 /** QEMU/KVM with the given machine type, as lean as its defaults allow. */
 function qemu(machine: string): Contender {
   return {
     name: `qemu -M ${machine}`,
-    argv: (kernel, initrd) => [
-      "qemu-system-x86_64",
-      ...["-M", machine, "-enable-kvm", "-cpu", "host", "-m", RAM_MIB],
-      ...["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"],
+    argv: ({ kernel, initrd }) => [
+      ...["qemu-system-x86_64", "-M", machine, ...QEMU_COMMON],
       ...["-kernel", kernel, "-initrd", initrd, "-append", CMDLINE],
     ],
   };
@@ -44,7 +56,7 @@ function qemu(machine: string): Contender {
 function vmctl(name: string, extra: string[]): Contender {
   return {
     name,
-    argv: (kernel, initrd) => [
+    argv: ({ kernel, initrd }) => [
       ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, ...extra],
       ...["--kernel", kernel, "--initrd", initrd, "--append", CMDLINE, "-t", "300"],
     ],
@@ -63,6 +75,43 @@ const RATIOS: [string, string][] = [
   ["vmctl", "qemu -M pc"],
   ["vmctl", "qemu -M microvm"],
   ["vmctl -b seabios", "qemu -M pc"],
+];
+
+/** vmctl booting the CD through firmware. */
+function vmctlCd(name: string, extra: string[]): Contender {
+  return {
+    name,
+    argv: ({ iso }) => [
+      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, ...extra],
+      ...["-i", iso, "-t", "300"],
+    ],
+  };
+}
+
+const CD_CONTENDERS: Contender[] = [
+  vmctlCd("vmctl seabios sata", ["-b", "seabios"]),
+  vmctlCd("vmctl seabios ide", ["-b", "seabios", "--ide-cdrom"]),
+  vmctlCd("vmctl corevm sata", ["-b", "corevm"]),
+  vmctlCd("vmctl corevm ide", ["-b", "corevm", "--ide-cdrom"]),
+  {
+    name: "qemu pc ide",
+    argv: ({ iso }) => ["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-cdrom", iso],
+  },
+  {
+    name: "qemu pc ahci",
+    argv: ({ iso }) => [
+      ...["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-device", "ahci,id=sata"],
+      ...["-drive", `file=${iso},if=none,id=cd0,media=cdrom,readonly=on`],
+      ...["-device", "ide-cd,drive=cd0,bus=sata.0", "-boot", "d"],
+    ],
+  },
+];
+
+const CD_RATIOS: [string, string][] = [
+  ["vmctl seabios ide", "qemu pc ide"],
+  ["vmctl seabios sata", "qemu pc ahci"],
+  ["vmctl corevm ide", "qemu pc ide"],
+  ["vmctl corevm sata", "qemu pc ahci"],
 ];
 
 /** Runs one boot; resolves with the time to the marker and to the process' exit. */
@@ -102,35 +151,37 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-async function inside(kernel: string, initrd: string, runs: number): Promise<void> {
-  const samples = new Map<string, Sample[]>(CONTENDERS.map((c) => [c.name, []]));
+async function inside(cd: boolean, media: Media, runs: number): Promise<void> {
+  const contenders = cd ? CD_CONTENDERS : CONTENDERS;
+  const width = Math.max(...contenders.map((c) => c.name.length));
+  const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
   // Warm-up: page cache, Deno's module cache.
-  for (const contender of CONTENDERS) await measure(contender.argv(kernel, initrd));
+  for (const contender of contenders) await measure(contender.argv(media));
   for (let run = 1; run <= runs; run++) {
-    for (const contender of CONTENDERS) {
-      const sample = await measure(contender.argv(kernel, initrd));
+    for (const contender of contenders) {
+      const sample = await measure(contender.argv(media));
       samples.get(contender.name)!.push(sample);
       console.log(
-        `run ${run} ${contender.name.padEnd(16)} marker ${(sample.markerMs / 1000).toFixed(2)} s` +
-          `  exit ${(sample.exitMs / 1000).toFixed(2)} s`,
+        `run ${run} ${contender.name.padEnd(width)} marker ${
+          (sample.markerMs / 1000).toFixed(2)
+        } s  exit ${(sample.exitMs / 1000).toFixed(2)} s`,
       );
     }
   }
-  console.log(
-    `\nmedian boot-to-marker over ${runs} runs (kernel + busybox initramfs, ${RAM_MIB} MiB):`,
-  );
+  const what = cd ? "ISOLINUX CD with kernel + busybox initramfs" : "kernel + busybox initramfs";
+  console.log(`\nmedian boot-to-marker over ${runs} runs (${what}, ${RAM_MIB} MiB):`);
   const markers = new Map<string, number>();
   for (const [name, list] of samples) {
     const marker = median(list.map((s) => s.markerMs));
     const exit = median(list.map((s) => s.exitMs));
     markers.set(name, marker);
     console.log(
-      `  ${name.padEnd(16)} marker ${(marker / 1000).toFixed(2)} s  exit ${
+      `  ${name.padEnd(width)} marker ${(marker / 1000).toFixed(2)} s  exit ${
         (exit / 1000).toFixed(2)
       } s`,
     );
   }
-  for (const [ours, theirs] of RATIOS) {
+  for (const [ours, theirs] of cd ? CD_RATIOS : RATIOS) {
     const ratio = markers.get(ours)! / markers.get(theirs)!;
     console.log(`  ${ours} / ${theirs} = ${ratio.toFixed(2)}`);
   }
@@ -138,20 +189,24 @@ async function inside(kernel: string, initrd: string, runs: number): Promise<voi
 
 async function main(args: string[]): Promise<number> {
   if (args[0] === "--inside") {
-    await inside(args[1], args[2], Number(args[3]));
+    const [cd, kernel, initrd, iso, runs] = args.slice(1);
+    await inside(cd === "cd", { kernel, initrd, iso }, Number(runs));
     return 0;
   }
   const runsFlag = args.indexOf("--runs");
   const runs = runsFlag >= 0 ? Number(args[runsFlag + 1]) : 5;
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number ≥ 1");
+  const cd = args.includes("--cd");
   await ensureCommand("qemu-system-x86_64", "qemu-system-x86");
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
+  const iso = cd ? await testIsolinuxIso("poweroff") : "";
   // Fill Deno's caches on the host, so the box (which shares them) does not compile main.ts.
   await new Deno.Command(Deno.execPath(), { args: ["check", `${REPO}main.ts`] }).output();
   const self = new URL(import.meta.url).pathname;
+  const inner = [cd ? "cd" : "linux", kernel, initrd, iso, String(runs)];
   const result = await runInBoxOrDirect(
-    [Deno.execPath(), "run", "-A", self, "--inside", kernel, initrd, String(runs)],
+    [Deno.execPath(), "run", "-A", self, "--inside", ...inner],
     { timeoutMs: 3_600_000, cwd: REPO },
   );
   if (result.inBox) console.error("bench: ran inside the nested-KVM box (no usable /dev/kvm here)");

@@ -13,6 +13,8 @@ const args = [
   "--allow-all",
   "--include",
   "zig-out/lib/libvmctl.so",
+  "--include",
+  "zig-out/bios/corevm.bin",
   "--output",
   "vmctl",
   "main.ts",

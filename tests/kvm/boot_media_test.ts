@@ -5,6 +5,7 @@
 // tests/run.ts (the box cannot keep what it writes); without them the images are built here.
 import assert from "node:assert/strict";
 import { grubRescueIso, isolinuxHybridIso, mbrDiskImage } from "../../tools/boot_media.ts";
+import { testIsolinuxIso } from "../../tools/guest_images.ts";
 import {
   count,
   describe,
@@ -135,6 +136,20 @@ for (const bios of BIOSES) {
       await Deno.remove(disk).catch(() => {});
     }
   });
+
+  for (const order of ["cd,disk", "disk,cd"]) {
+    Deno.test(`${bios}: --boot-order ${order} with a SYSLINUX disk and an ISOLINUX CD on SATA`, async () => {
+      const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
+      const run = await bootToPoweroff([
+        ...firmware,
+        ...["-d", `${await mbrDisk()},ro`, "-i", iso, "--boot-order", order],
+      ]);
+      const loader = order === "cd,disk" ? /ISOLINUX \d/ : /SYSLINUX \d/;
+      const other = order === "cd,disk" ? /SYSLINUX \d/ : /ISOLINUX \d/;
+      assert.match(run.stdout, loader, describe(run));
+      assert.doesNotMatch(run.stdout, other, describe(run));
+    });
+  }
 
   Deno.test(`${bios}: the ISOLINUX CD made isohybrid boots as a disk (-d); poweroff exits 0`, async () => {
     const run = await bootToPoweroff([...firmware, "-d", `${await hybridIso()},ro`]);

@@ -1,0 +1,25 @@
+//! BIOS Data Area (segment 0x40) fields, as linear addresses.
+pub const com_ports: u32 = 0x400;
+pub const ebda_segment: u32 = 0x40E;
+pub const equipment: u32 = 0x410;
+pub const memory_kib: u32 = 0x413;
+pub const keyboard_flags: u32 = 0x417;
+pub const keyboard_head: u32 = 0x41A;
+pub const keyboard_tail: u32 = 0x41C;
+pub const keyboard_buffer_default: u32 = 0x41E;
+pub const video_mode: u32 = 0x449;
+pub const video_columns: u32 = 0x44A;
+pub const video_page_bytes: u32 = 0x44C;
+pub const video_page_offset: u32 = 0x44E;
+pub const cursor_position: u32 = 0x450;
+pub const cursor_shape: u32 = 0x460;
+pub const video_page: u32 = 0x462;
+pub const crtc_base: u32 = 0x463;
+pub const ticks: u32 = 0x46C;
+pub const ticks_midnight: u32 = 0x470;
+pub const hard_disk_count: u32 = 0x475;
+pub const keyboard_buffer_start: u32 = 0x480;
+pub const keyboard_buffer_end: u32 = 0x482;
+pub const video_rows_minus_one: u32 = 0x484;
+pub const char_height: u32 = 0x485;
+pub const keyboard_flags3: u32 = 0x496;
