@@ -11,7 +11,7 @@ import {
   describe,
   type Finished,
   GUEST_LIMIT_S,
-  tail,
+  shellRoundTrip,
   TEST_READY_MARKER,
   Vmctl,
 } from "./linux_guest.ts";
@@ -35,25 +35,8 @@ async function hybridIso(): Promise<string> {
  * Boots `args` (a `vmctl_test=shell` medium), waits for the ready marker, has the shell compute
  * something and powers the guest off from it: the loader handed over a working serial console.
  */
-async function bootToShell(args: string[]): Promise<Finished> {
-  const vmctl = new Vmctl(["-r", "256", "-t", GUEST_LIMIT_S, ...args], { stdin: true });
-  try {
-    const ready = await vmctl.waitForStdout((out) => out.includes(TEST_READY_MARKER), 150_000);
-    assert.ok(ready, `the guest never printed the ready marker\n${tail(vmctl.stdout)}`);
-    await vmctl.type("echo answer-$((6*7))\n");
-    const answered = await vmctl.waitForStdout((out) => out.includes("answer-42"), 30_000);
-    assert.ok(answered, `the shell never answered\n${tail(vmctl.stdout)}`);
-    await vmctl.type("poweroff -f\n");
-  } catch (error) {
-    vmctl.kill("SIGKILL");
-    await vmctl.finish();
-    throw error;
-  }
-  const run = await vmctl.finish();
-  assert.ok(!run.hung, describe(run));
-  assert.equal(run.code, 0, describe(run));
-  assert.equal(count(run.stdout, TEST_READY_MARKER), 1, describe(run));
-  return run;
+function bootToShell(args: string[]): Promise<Finished> {
+  return shellRoundTrip(new Vmctl(["-r", "256", "-t", GUEST_LIMIT_S, ...args], { stdin: true }));
 }
 
 /** Boots `args` (a `vmctl_test=poweroff` medium) and checks the guest came up once and exited 0. */

@@ -3,10 +3,10 @@
 // fw_cfg (--kernel) with the same PCI devices and ACPI tables as under SeaBIOS, and how long each
 // BIOS takes from reset to the boot sector.
 import assert from "node:assert/strict";
-import { debianKernel } from "../../tools/debian.ts";
 import { isoImage } from "../../tools/iso9660.ts";
-import { testIsolinuxIso, testStorageInitramfs } from "../../tools/guest_images.ts";
+import { testIsolinuxIso } from "../../tools/guest_images.ts";
 import {
+  assertPlatform,
   bootArgs,
   count,
   describe,
@@ -209,22 +209,6 @@ for (const [where, extra] of [["SATA", []], ["IDE", ["--ide-cdrom"]]] as const) 
   });
 }
 
-/** seabios_test.ts's platform checks: PCI devices, ACPI messages, serial interrupts. */
-function assertPlatform(stdout: string, context: string): void {
-  const pci = stdout.split("\n").filter((line) => line.startsWith("pci "));
-  for (const id of ["0x8086:0x1237", "0x8086:0x7000", "0x8086:0x7113", "0x1234:0x1111"]) {
-    assert.ok(pci.some((line) => line.includes(id)), `no PCI device ${id}\n${context}`);
-  }
-  const dmesg = stdout.split("\n").filter((line) => line.startsWith("dmesg: "));
-  assert.ok(dmesg.some((line) => /ACPI: RSDP 0x/.test(line)), `no RSDP\n${context}`);
-  assert.ok(dmesg.some((line) => /ACPI: FACP 0x/.test(line)), `no FADT\n${context}`);
-  assert.ok(dmesg.some((line) => /PCI Root Bridge \[PCI0\]/.test(line)), `no PCI0\n${context}`);
-  const errors = dmesg.filter((line) => /error|warning|bug:/i.test(line));
-  assert.deepEqual(errors, [], `ACPI complaints\n${context}`);
-  const serial = /^irq: +4: +(\d+) .*ttyS0/m.exec(stdout);
-  assert.ok(serial !== null && Number(serial[1]) > 0, `serial IRQ 4 never fired\n${context}`);
-}
-
 Deno.test("direct Linux boot via -b corevm --kernel sees the same PCI devices/ACPI as under SeaBIOS", async () => {
   const args = await bootArgs("platform", ["-b", "corevm", "-r", "256", "-t", GUEST_LIMIT_S]);
   const run = await new Vmctl(args).finish();
@@ -244,38 +228,6 @@ Deno.test("a guest reboot under corevm runs POST and Linux again", async () => {
   assert.ok(twice, `the guest did not come up a second time\n${describe(run)}`);
   assert.equal(run.code, 143, describe(run));
   assert.ok(count(run.stdout, "corevm BIOS") >= 2, `POST did not run again\n${describe(run)}`);
-});
-
-Deno.test("Linux booted by corevm drives the AHCI and IDE disks and the SATA CD it set up", async () => {
-  const disks = [];
-  for (let i = 0; i < 2; i++) {
-    const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-disk-", suffix: ".img" });
-    await Deno.truncate(path, 64 << 20);
-    disks.push(path);
-  }
-  try {
-    const kernel = Deno.env.get("VMCTL_TEST_KERNEL") ?? (await debianKernel()).vmlinuz;
-    const initrd = Deno.env.get("VMCTL_TEST_STORAGE_INITRD") ?? await testStorageInitramfs();
-    const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
-    const run = await new Vmctl([
-      ...["-b", "corevm", "-t", GUEST_LIMIT_S, "-d", disks[0], "-d", `${disks[1]},ide`, "-i", iso],
-      ...["--kernel", kernel, "--initrd", initrd],
-      ...["--append", "console=ttyS0 quiet vmctl_test=disk vmctl_disks=3"],
-    ]).finish();
-    assert.equal(run.code, 0, describe(run));
-    // BARs, bus mastering, IDETIM and the interrupt routing as corevm left them.
-    assert.match(run.stdout, /^driver: ahci 0000:00:03\.0/m, describe(run));
-    assert.match(run.stdout, /^driver: ata_piix 0000:00:01\.1/m, describe(run));
-    const ahciIrq = run.stdout.match(/^irq: +\d+: +(\d+) .*PCI-MSI.*ahci/m);
-    assert.ok(ahciIrq && Number(ahciIrq[1]) > 0, `no AHCI MSIs counted\n${describe(run)}`);
-    const ideIrq = run.stdout.match(/^irq: +1[45]: +(\d+) .*ata_piix/m);
-    assert.ok(ideIrq && Number(ideIrq[1]) > 0, `no IDE interrupts counted\n${describe(run)}`);
-    assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
-    assert.match(run.stdout, /^cdrom: sr0 \d+ sectors, volume descriptor CD001/m, describe(run));
-    assert.ok(run.stdout.includes("VMCTL-DISK-WRITTEN"), describe(run));
-  } finally {
-    for (const disk of disks) await Deno.remove(disk).catch(() => {});
-  }
 });
 
 /**

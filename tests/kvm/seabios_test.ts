@@ -2,6 +2,7 @@
 // on vmctl's PC platform: POST, its screen on COM1 and in the -s dump, and Linux through it.
 import assert from "node:assert/strict";
 import {
+  assertPlatform,
   bootArgs,
   count,
   describe,
@@ -27,22 +28,6 @@ Deno.test("with nothing to boot, SeaBIOS says so on COM1 and on the VGA screen; 
   assert.ok(lines.length <= 25, `more than 25 lines in the screen dump:\n${dump}`);
   assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
 });
-
-/** Checks the `platform` test mode's report: PCI devices, ACPI messages, serial interrupts. */
-function assertPlatform(stdout: string, context: string): void {
-  const pci = stdout.split("\n").filter((line) => line.startsWith("pci "));
-  for (const id of ["0x8086:0x1237", "0x8086:0x7000", "0x8086:0x7113", "0x1234:0x1111"]) {
-    assert.ok(pci.some((line) => line.includes(id)), `no PCI device ${id}\n${context}`);
-  }
-  const dmesg = stdout.split("\n").filter((line) => line.startsWith("dmesg: "));
-  assert.ok(dmesg.some((line) => /ACPI: RSDP 0x/.test(line)), `no RSDP\n${context}`);
-  assert.ok(dmesg.some((line) => /ACPI: FACP 0x/.test(line)), `no FADT\n${context}`);
-  assert.ok(dmesg.some((line) => /PCI Root Bridge \[PCI0\]/.test(line)), `no PCI0\n${context}`);
-  const errors = dmesg.filter((line) => /error|warning|bug:/i.test(line));
-  assert.deepEqual(errors, [], `ACPI complaints\n${context}`);
-  const serial = /^irq: +4: +(\d+) .*ttyS0/m.exec(stdout);
-  assert.ok(serial !== null && Number(serial[1]) > 0, `serial IRQ 4 never fired\n${context}`);
-}
 
 Deno.test("Linux through SeaBIOS's linuxboot ROM: PCI, ACPI and serial IRQ as on a PC; poweroff exits 0", async () => {
   const args = await bootArgs("platform", ["-b", "seabios", "-r", "256", "-t", GUEST_LIMIT_S]);

@@ -65,38 +65,41 @@ for (const [where, extra] of [["SATA", []], ["IDE", ["--ide-cdrom"]]] as const) 
   });
 }
 
-Deno.test("Linux sees an AHCI disk (ahci), an IDE disk (ata_piix) and the SATA CD; writes reach both images", async () => {
-  const sata = await blankDisk();
-  const ide = await blankDisk();
-  const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
-  const args = await diskGuestArgs(
-    sata,
-    ["-d", `${ide},ide`, "-i", iso, "-t", GUEST_LIMIT_S],
-    "vmctl_disks=3",
-  );
-  const run = await new Vmctl(args).finish();
-  assert.equal(run.code, 0, describe(run));
-  assert.match(run.stdout, /^driver: ahci 0000:00:03\.0/m, describe(run));
-  assert.match(run.stdout, /^driver: ata_piix 0000:00:01\.1/m, describe(run));
-  // The AHCI function interrupts by MSI (KVM_SIGNAL_MSI), IDE by IRQ 14/15 — both counted.
-  const ahciIrq = run.stdout.match(/^irq: +\d+: +(\d+) .*PCI-MSI.*ahci/m);
-  assert.ok(ahciIrq && Number(ahciIrq[1]) > 0, `no AHCI MSIs counted\n${describe(run)}`);
-  const ideIrq = run.stdout.match(/^irq: +1[45]: +(\d+) .*ata_piix/m);
-  assert.ok(ideIrq && Number(ideIrq[1]) > 0, `no IDE interrupts counted\n${describe(run)}`);
-  assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
-  // The CD on SATA port 1, read by Linux over ATAPI: its size and the ISO 9660 volume descriptor.
-  const isoSectors = (await Deno.stat(iso)).size / 512;
-  assert.match(
-    run.stdout,
-    new RegExp(`^cdrom: sr0 ${isoSectors} sectors, volume descriptor CD001`, "m"),
-    describe(run),
-  );
-  assert.ok(run.stdout.includes(WRITTEN), describe(run));
-  await assertPattern(sata, describe(run));
-  await assertPattern(ide, describe(run));
-  await Deno.remove(sata);
-  await Deno.remove(ide);
-});
+// Booted directly, and by corevm (whose BAR, bus-master, IDETIM and PIRQ set-up Linux then uses).
+for (const [how, firmware] of [["direct boot", []], ["corevm", ["-b", "corevm"]]] as const) {
+  Deno.test(`${how}: Linux sees an AHCI disk (ahci), an IDE disk (ata_piix) and the SATA CD; writes reach both images`, async () => {
+    const sata = await blankDisk();
+    const ide = await blankDisk();
+    const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
+    const args = await diskGuestArgs(
+      sata,
+      [...firmware, "-d", `${ide},ide`, "-i", iso, "-t", GUEST_LIMIT_S],
+      "vmctl_disks=3",
+    );
+    const run = await new Vmctl(args).finish();
+    assert.equal(run.code, 0, describe(run));
+    assert.match(run.stdout, /^driver: ahci 0000:00:03\.0/m, describe(run));
+    assert.match(run.stdout, /^driver: ata_piix 0000:00:01\.1/m, describe(run));
+    // The AHCI function interrupts by MSI (KVM_SIGNAL_MSI), IDE by IRQ 14/15 — both counted.
+    const ahciIrq = run.stdout.match(/^irq: +\d+: +(\d+) .*PCI-MSI.*ahci/m);
+    assert.ok(ahciIrq && Number(ahciIrq[1]) > 0, `no AHCI MSIs counted\n${describe(run)}`);
+    const ideIrq = run.stdout.match(/^irq: +1[45]: +(\d+) .*ata_piix/m);
+    assert.ok(ideIrq && Number(ideIrq[1]) > 0, `no IDE interrupts counted\n${describe(run)}`);
+    assert.equal(count(run.stdout, "131072 sectors"), 2, describe(run));
+    // The CD on SATA port 1, read by Linux over ATAPI: its size and ISO 9660 volume descriptor.
+    const isoSectors = (await Deno.stat(iso)).size / 512;
+    assert.match(
+      run.stdout,
+      new RegExp(`^cdrom: sr0 ${isoSectors} sectors, volume descriptor CD001`, "m"),
+      describe(run),
+    );
+    assert.ok(run.stdout.includes(WRITTEN), describe(run));
+    await assertPattern(sata, describe(run));
+    await assertPattern(ide, describe(run));
+    await Deno.remove(sata);
+    await Deno.remove(ide);
+  });
+}
 
 for (
   const [how, cache, signal] of [
