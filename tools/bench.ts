@@ -8,11 +8,16 @@
  * Runs on the host's /dev/kvm when usable, otherwise inside the nested-KVM box (where absolute
  * times are inflated and noisy, so read the ratios).
  *
- *   deno task bench [--runs N] [--cd]
+ * `--boot-sector` times reset to the boot sector instead, in the guest's own TSC cycles: vmctl
+ * with corevm and with SeaBIOS, and QEMU `-M pc` (SeaBIOS), each booting a disk whose boot sector
+ * reads the TSC first thing.
+ *
+ *   deno task bench [--runs N] [--cd | --boot-sector]
  * @module
  */
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
+import { TSC_BOOT_SECTOR_MARKER, tscBootSectorDisk } from "./boot_media.ts";
 import { TEST_READY_MARKER, testInitramfs, testIsolinuxIso } from "./guest_images.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
@@ -22,13 +27,17 @@ const RAM_MIB = "256";
 interface Sample {
   markerMs: number;
   exitMs: number;
+  /** The guest's TSC at its boot sector (`--boot-sector`): cycles from reset. */
+  cycles?: number;
 }
 
-/** What the guests boot: Debian's kernel and the test initramfs, or the ISOLINUX CD of both. */
+/** What the guests boot: Debian's kernel and the test initramfs, the ISOLINUX CD of both, or a
+ * disk whose boot sector reports its TSC. */
 interface Media {
   kernel: string;
   initrd: string;
   iso: string;
+  bootDisk: string;
 }
 
 interface Contender {
@@ -114,8 +123,42 @@ const CD_RATIOS: [string, string][] = [
   ["vmctl corevm sata", "qemu pc ahci"],
 ];
 
-/** Runs one boot; resolves with the time to the marker and to the process' exit. */
-async function measure(argv: string[]): Promise<Sample> {
+/** vmctl booting the timing boot sector from a SATA disk. */
+function vmctlBootSector(bios: string): Contender {
+  return {
+    name: `vmctl ${bios}`,
+    argv: ({ bootDisk }) => [
+      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, "-b", bios],
+      ...["-d", `${bootDisk},ro`, "-t", "300"],
+    ],
+  };
+}
+
+const BOOT_SECTOR_CONTENDERS: Contender[] = [
+  vmctlBootSector("corevm"),
+  vmctlBootSector("seabios"),
+  {
+    name: "qemu pc seabios",
+    argv: ({ bootDisk }) => [
+      ...["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-device", "ahci,id=sata"],
+      ...["-drive", `file=${bootDisk},if=none,id=disk0,format=raw,snapshot=on`],
+      ...["-device", "ide-hd,drive=disk0,bus=sata.0"],
+    ],
+  },
+];
+
+const BOOT_SECTOR_RATIOS: [string, string][] = [
+  ["vmctl corevm", "vmctl seabios"],
+  ["vmctl corevm", "qemu pc seabios"],
+  ["vmctl seabios", "qemu pc seabios"],
+];
+
+/**
+ * Runs one boot; resolves with the time to the marker and to the process' exit. A marker with a
+ * capture group carries the guest's cycle count; then the guest is killed at the marker (QEMU's
+ * power-off register wants another sleep type than vmctl's, so the boot sector cannot stop both).
+ */
+async function measure(argv: string[], marker: RegExp): Promise<Sample> {
   const started = performance.now();
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -125,24 +168,32 @@ async function measure(argv: string[]): Promise<Sample> {
   }).spawn();
   const killer = setTimeout(() => child.kill("SIGKILL"), 300_000);
   let markerMs = NaN;
+  let cycles: number | undefined;
   let seen = "";
   const decoder = new TextDecoder();
   for await (const chunk of child.stdout) {
     if (Number.isNaN(markerMs)) {
       seen = (seen + decoder.decode(chunk)).slice(-4096);
-      if (seen.includes(TEST_READY_MARKER)) markerMs = performance.now() - started;
+      const match = marker.exec(seen);
+      if (match) {
+        markerMs = performance.now() - started;
+        if (match[1] !== undefined) {
+          cycles = parseInt(match[1], 16);
+          child.kill("SIGKILL");
+        }
+      }
     }
   }
   const status = await child.status;
   clearTimeout(killer);
-  if (!status.success || Number.isNaN(markerMs)) {
+  if ((!status.success && cycles === undefined) || Number.isNaN(markerMs)) {
     throw new Error(
       `${argv.slice(0, 3).join(" ")}… failed (exit ${status.code}, marker ${!Number.isNaN(
         markerMs,
       )})`,
     );
   }
-  return { markerMs, exitMs: performance.now() - started };
+  return { markerMs, exitMs: performance.now() - started, cycles };
 }
 
 function median(values: number[]): number {
@@ -151,62 +202,104 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-async function inside(cd: boolean, media: Media, runs: number): Promise<void> {
-  const contenders = cd ? CD_CONTENDERS : CONTENDERS;
+type Mode = "linux" | "cd" | "boot-sector";
+
+/** Each mode's contenders, the pairs whose ratio it prints, its marker, and what it boots. */
+const MODES: Record<
+  Mode,
+  { contenders: Contender[]; ratios: [string, string][]; marker: RegExp; what: string }
+> = {
+  linux: {
+    contenders: CONTENDERS,
+    ratios: RATIOS,
+    marker: new RegExp(TEST_READY_MARKER),
+    what: "kernel + busybox initramfs",
+  },
+  cd: {
+    contenders: CD_CONTENDERS,
+    ratios: CD_RATIOS,
+    marker: new RegExp(TEST_READY_MARKER),
+    what: "ISOLINUX CD with kernel + busybox initramfs",
+  },
+  "boot-sector": {
+    contenders: BOOT_SECTOR_CONTENDERS,
+    ratios: BOOT_SECTOR_RATIOS,
+    marker: TSC_BOOT_SECTOR_MARKER,
+    what: "reset to the boot sector of a SATA disk, guest TSC cycles",
+  },
+};
+
+async function inside(mode: Mode, media: Media, runs: number): Promise<void> {
+  const { contenders, ratios, marker, what } = MODES[mode];
   const width = Math.max(...contenders.map((c) => c.name.length));
   const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
   // Warm-up: page cache, Deno's module cache.
-  for (const contender of contenders) await measure(contender.argv(media));
+  for (const contender of contenders) await measure(contender.argv(media), marker);
   for (let run = 1; run <= runs; run++) {
     for (const contender of contenders) {
-      const sample = await measure(contender.argv(media));
+      const sample = await measure(contender.argv(media), marker);
       samples.get(contender.name)!.push(sample);
+      const cycles = sample.cycles === undefined
+        ? ""
+        : `  ${(sample.cycles / 1e6).toFixed(0)} Mcycles`;
       console.log(
         `run ${run} ${contender.name.padEnd(width)} marker ${
           (sample.markerMs / 1000).toFixed(2)
-        } s  exit ${(sample.exitMs / 1000).toFixed(2)} s`,
+        } s  exit ${(sample.exitMs / 1000).toFixed(2)} s${cycles}`,
       );
     }
   }
-  const what = cd ? "ISOLINUX CD with kernel + busybox initramfs" : "kernel + busybox initramfs";
-  console.log(`\nmedian boot-to-marker over ${runs} runs (${what}, ${RAM_MIB} MiB):`);
-  const markers = new Map<string, number>();
+  console.log(`\nmedians over ${runs} runs (${what}, ${RAM_MIB} MiB):`);
+  // Ratios compare guest cycles where the guest reports them, else wall time to the marker.
+  const scores = new Map<string, number>();
   for (const [name, list] of samples) {
-    const marker = median(list.map((s) => s.markerMs));
+    const markerMs = median(list.map((s) => s.markerMs));
     const exit = median(list.map((s) => s.exitMs));
-    markers.set(name, marker);
+    const cycles = list.every((s) => s.cycles !== undefined)
+      ? median(list.map((s) => s.cycles!))
+      : undefined;
+    scores.set(name, cycles ?? markerMs);
     console.log(
-      `  ${name.padEnd(width)} marker ${(marker / 1000).toFixed(2)} s  exit ${
+      `  ${name.padEnd(width)} marker ${(markerMs / 1000).toFixed(2)} s  exit ${
         (exit / 1000).toFixed(2)
-      } s`,
+      } s${cycles === undefined ? "" : `  ${(cycles / 1e6).toFixed(0)} Mcycles`}`,
     );
   }
-  for (const [ours, theirs] of cd ? CD_RATIOS : RATIOS) {
-    const ratio = markers.get(ours)! / markers.get(theirs)!;
+  for (const [ours, theirs] of ratios) {
+    const ratio = scores.get(ours)! / scores.get(theirs)!;
     console.log(`  ${ours} / ${theirs} = ${ratio.toFixed(2)}`);
   }
 }
 
 async function main(args: string[]): Promise<number> {
   if (args[0] === "--inside") {
-    const [cd, kernel, initrd, iso, runs] = args.slice(1);
-    await inside(cd === "cd", { kernel, initrd, iso }, Number(runs));
+    const [mode, kernel, initrd, iso, runs] = args.slice(1);
+    const bootDisk = await Deno.makeTempFile({ prefix: "vmctl-bench-mbr-", suffix: ".img" });
+    try {
+      await Deno.writeFile(bootDisk, tscBootSectorDisk());
+      await inside(mode as Mode, { kernel, initrd, iso, bootDisk }, Number(runs));
+    } finally {
+      await Deno.remove(bootDisk);
+    }
     return 0;
   }
   const runsFlag = args.indexOf("--runs");
   const runs = runsFlag >= 0 ? Number(args[runsFlag + 1]) : 5;
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number ≥ 1");
-  const cd = args.includes("--cd");
+  const mode: Mode = args.includes("--cd")
+    ? "cd"
+    : args.includes("--boot-sector")
+    ? "boot-sector"
+    : "linux";
   await ensureCommand("qemu-system-x86_64", "qemu-system-x86");
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
-  const iso = cd ? await testIsolinuxIso("poweroff") : "";
+  const iso = mode === "cd" ? await testIsolinuxIso("poweroff") : "";
   // Fill Deno's caches on the host, so the box (which shares them) does not compile main.ts.
   await new Deno.Command(Deno.execPath(), { args: ["check", `${REPO}main.ts`] }).output();
   const self = new URL(import.meta.url).pathname;
-  const inner = [cd ? "cd" : "linux", kernel, initrd, iso, String(runs)];
   const result = await runInBoxOrDirect(
-    [Deno.execPath(), "run", "-A", self, "--inside", ...inner],
+    [Deno.execPath(), "run", "-A", self, "--inside", mode, kernel, initrd, iso, String(runs)],
     { timeoutMs: 3_600_000, cwd: REPO },
   );
   if (result.inBox) console.error("bench: ran inside the nested-KVM box (no usable /dev/kvm here)");

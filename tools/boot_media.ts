@@ -385,3 +385,31 @@ export async function isolinuxHybridIso(mode: string): Promise<string> {
     await Deno.writeFile(scratch, image);
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// A timing boot sector
+
+/**
+ * A boot sector that reads the TSC first thing, prints `COREVM-MBR-OK tsc=0x<16 hex> dl=0x<2
+ * hex>` on COM1 and powers off (PM1a control at 0x604: SLP_TYP 5, SLP_EN). Source, GNU as
+ * `.code16` linked at 0x7C00: rdtsc into esi:edi and DL into ebp, then port writes of the three
+ * strings and the hex digits, then `outw 0x3400, 0x604`. A KVM guest's TSC starts near 0 when its
+ * vCPU is made, so the value is the cycles from reset to the boot sector.
+ */
+const TSC_BOOT_SECTOR_HEX =
+  "fa660fb6ea0f316689d66689c731c08ed8baf803bb6d7ce82f006689f0e834006689f8e82e00" +
+  "bb827ce81d006689e866c1e018b90200e81e00bb897ce80a00ba0406b80034eff4ebfd8a0784c07404ee43ebf6c3" +
+  "b9080066c1c0046650240f04303c3976020407ee6658e2ebc3434f5245564d2d4d42522d4f4b207473633d307800" +
+  "20646c3d3078000d0a";
+
+/** What the timing boot sector prints: its TSC (hex) and boot drive (DL, hex). */
+export const TSC_BOOT_SECTOR_MARKER = /COREVM-MBR-OK tsc=0x([0-9A-F]{16}) dl=0x([0-9A-F]{2})/;
+
+/** A 1 MiB raw disk whose MBR is the timing boot sector (no partitions). */
+export function tscBootSectorDisk(): Uint8Array {
+  const image = new Uint8Array(1 << 20);
+  image.set(TSC_BOOT_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16)));
+  image[510] = 0x55;
+  image[511] = 0xaa;
+  return image;
+}

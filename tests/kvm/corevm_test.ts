@@ -4,6 +4,7 @@
 // BIOS takes from reset to the boot sector.
 import assert from "node:assert/strict";
 import { isoImage } from "../../tools/iso9660.ts";
+import { TSC_BOOT_SECTOR_MARKER, tscBootSectorDisk } from "../../tools/boot_media.ts";
 import { testIsolinuxIso } from "../../tools/guest_images.ts";
 import {
   assertPlatform,
@@ -30,27 +31,9 @@ Deno.test("corevm with nothing to boot prints No bootable device (exit 2 on -t)"
   assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
 });
 
-/**
- * A boot sector that reads the TSC first thing, prints `COREVM-MBR-OK tsc=0x<16 hex> dl=0x<2
- * hex>` on COM1 and powers off (PM1a control at 0x604: SLP_TYP 5, SLP_EN). Source, GNU as
- * `.code16` linked at 0x7C00: rdtsc into esi:edi and DL into ebp, then port writes of the three
- * strings and the hex digits, then `outw 0x3400, 0x604`.
- */
-const BOOT_SECTOR_HEX =
-  "fa660fb6ea0f316689d66689c731c08ed8baf803bb6d7ce82f006689f0e834006689f8e82e00" +
-  "bb827ce81d006689e866c1e018b90200e81e00bb897ce80a00ba0406b80034eff4ebfd8a0784c07404ee43ebf6c3" +
-  "b9080066c1c0046650240f04303c3976020407ee6658e2ebc3434f5245564d2d4d42522d4f4b207473633d307800" +
-  "20646c3d3078000d0a";
-const MARKER = /COREVM-MBR-OK tsc=0x([0-9A-F]{16}) dl=0x([0-9A-F]{2})/;
-
 async function bootSectorDisk(): Promise<string> {
   const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-mbr-", suffix: ".img" });
-  const image = new Uint8Array(1 << 20);
-  const code = BOOT_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16));
-  image.set(code);
-  image[510] = 0x55;
-  image[511] = 0xaa;
-  await Deno.writeFile(path, image);
+  await Deno.writeFile(path, tscBootSectorDisk());
   return path;
 }
 
@@ -62,7 +45,7 @@ async function bootSector(bios: string, diskArg: (disk: string) => string): Prom
       .finish();
     assert.ok(!run.hung, describe(run));
     assert.equal(run.code, 0, describe(run));
-    const marker = MARKER.exec(run.stdout);
+    const marker = TSC_BOOT_SECTOR_MARKER.exec(run.stdout);
     assert.ok(marker !== null, `no boot sector marker\n${describe(run)}`);
     assert.equal(marker[2], "80", `the boot disk is not drive 0x80\n${describe(run)}`);
     return BigInt(`0x${marker[1]}`);
@@ -83,7 +66,7 @@ Deno.test("corevm follows the boot order: disk first by default (CMOS), the CD f
     const base = ["-b", "corevm", "-r", "256", "-d", disk, "-i", iso];
     const byDefault = await new Vmctl([...base, "-t", "30"]).finish();
     assert.equal(byDefault.code, 0, describe(byDefault));
-    assert.match(byDefault.stdout, MARKER, describe(byDefault));
+    assert.match(byDefault.stdout, TSC_BOOT_SECTOR_MARKER, describe(byDefault));
     assert.doesNotMatch(byDefault.stdout, /DVD\/CD/, describe(byDefault));
     // The CD first: ISOLINUX starts (the run is cut short by -t once it does).
     const cdFirst = new Vmctl([...base, "--boot-order", "cd,disk", "-t", "60"]);
@@ -92,7 +75,7 @@ Deno.test("corevm follows the boot order: disk first by default (CMOS), the CD f
     const run = await cdFirst.finish();
     assert.ok(started, describe(run));
     assert.match(run.stdout, /corevm: booting from DVD\/CD \(AHCI port 1\)/, describe(run));
-    assert.doesNotMatch(run.stdout, MARKER, describe(run));
+    assert.doesNotMatch(run.stdout, TSC_BOOT_SECTOR_MARKER, describe(run));
   } finally {
     await Deno.remove(disk).catch(() => {});
   }
@@ -168,32 +151,6 @@ Deno.test("corevm's BIOS services answer a boot sector as expected, and as SeaBI
     answers,
     seabios.join("\n"),
   );
-});
-
-/** The TSC rate of this (inner) machine in MHz, from /proc/cpuinfo; KVM guests share it. */
-function tscMhz(): number | undefined {
-  try {
-    const match = /^cpu MHz\s*:\s*([\d.]+)/m.exec(Deno.readTextFileSync("/proc/cpuinfo"));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-Deno.test("corevm reaches the boot sector in fewer guest cycles than SeaBIOS", async () => {
-  const cycles: Record<string, bigint[]> = { corevm: [], seabios: [] };
-  for (let round = 0; round < 2; round++) {
-    for (const bios of ["corevm", "seabios"]) cycles[bios].push(await bootSector(bios, (d) => d));
-  }
-  const mhz = tscMhz();
-  const best = (values: bigint[]) => values.reduce((a, b) => (a < b ? a : b));
-  const report = Object.entries(cycles).map(([bios, values]) => {
-    const fewest = best(values);
-    const ms = mhz ? ` ≈ ${(Number(fewest) / mhz / 1000).toFixed(1)} ms` : "";
-    return `${bios}: ${values.join(", ")} cycles (best ${fewest}${ms})`;
-  });
-  console.log(`reset to boot sector, TSC at ${mhz ?? "?"} MHz: ${report.join("; ")}`);
-  assert.ok(best(cycles.corevm) < best(cycles.seabios), report.join("\n"));
 });
 
 for (const [where, extra] of [["SATA", []], ["IDE", ["--ide-cdrom"]]] as const) {
