@@ -50,6 +50,12 @@ fn addCorevm(b: *std.Build, test_step: *std.Build.Step, host: std.Build.Resolved
         .target = bios_target,
         .optimize = .ReleaseSmall,
     }));
+    // fw_cfg's keys, ports and DMA bits, as the device that answers them defines them.
+    module.addImport("fw_cfg_device", b.createModule(.{
+        .root_source_file = b.path("native/devices/fw_cfg.zig"),
+        .target = bios_target,
+        .optimize = .ReleaseSmall,
+    }));
     const elf = b.addExecutable(.{ .name = "corevm.elf", .root_module = module });
     elf.setLinkerScript(b.path("bios/link.ld"));
     elf.entry = .{ .symbol_name = "reset_vector" };

@@ -6,35 +6,19 @@ const assert = @import("panic.zig").assert;
 const io = @import("io.zig");
 const platform = @import("platform");
 
-const port_selector: u16 = platform.fw_cfg.base;
-const port_data: u16 = platform.fw_cfg.base + 1;
-const port_dma_high: u16 = platform.fw_cfg.base + 4;
-const port_dma_low: u16 = platform.fw_cfg.base + 8;
+/// The device's own description of the interface: keys, port offsets, DMA control bits.
+const FwCfg = @import("fw_cfg_device").FwCfg;
+pub const key = FwCfg.Key;
 
-pub const key = struct {
-    pub const signature: u16 = 0x00;
-    pub const id: u16 = 0x01;
-    pub const ram_size: u16 = 0x03;
-    pub const nb_cpus: u16 = 0x05;
-    pub const kernel_addr: u16 = 0x07;
-    pub const kernel_size: u16 = 0x08;
-    pub const initrd_addr: u16 = 0x0A;
-    pub const initrd_size: u16 = 0x0B;
-    pub const kernel_data: u16 = 0x11;
-    pub const initrd_data: u16 = 0x12;
-    pub const cmdline_addr: u16 = 0x13;
-    pub const cmdline_size: u16 = 0x14;
-    pub const cmdline_data: u16 = 0x15;
-    pub const setup_addr: u16 = 0x16;
-    pub const setup_size: u16 = 0x17;
-    pub const setup_data: u16 = 0x18;
-    pub const file_dir: u16 = 0x19;
-};
+const port_selector: u16 = platform.fw_cfg.base + FwCfg.Port.selector;
+const port_data: u16 = platform.fw_cfg.base + FwCfg.Port.data;
+const port_dma_high: u16 = platform.fw_cfg.base + FwCfg.Port.dma_address_high;
+const port_dma_low: u16 = platform.fw_cfg.base + FwCfg.Port.dma_address_low;
 
-const dma_error: u32 = 0x01;
-const dma_read: u32 = 0x02;
-const dma_select: u32 = 0x08;
-const id_dma: u32 = 0x02;
+const dma_error = FwCfg.dma_error;
+const dma_read = FwCfg.dma_read;
+const dma_select = FwCfg.dma_select;
+const id_dma = FwCfg.id_dma;
 
 const DmaAccess = extern struct {
     control_be: u32,
