@@ -18,10 +18,10 @@
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
 import { TSC_BOOT_SECTOR_MARKER, tscBootSectorDisk } from "./boot_media.ts";
-import { TEST_READY_MARKER, testInitramfs, testIsolinuxIso } from "./guest_images.ts";
+import { TEST_READY_MARKER, testCmdline, testInitramfs, testIsolinuxIso } from "./guest_images.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const CMDLINE = "console=ttyS0 quiet vmctl_test=poweroff";
+const CMDLINE = testCmdline("poweroff");
 const RAM_MIB = "256";
 
 interface Sample {

@@ -21,7 +21,14 @@ import {
   fetchDebianPackage,
   note,
 } from "./debian.ts";
-import { removeStaleImages, sha256Hex, testInitramfs, testIsolinuxIso } from "./guest_images.ts";
+import {
+  removeStaleImages,
+  sha256Hex,
+  syslinuxConfig,
+  testCmdline,
+  testInitramfs,
+  testIsolinuxIso,
+} from "./guest_images.ts";
 
 /** Bump when the layout of these images changes in a way the hashed inputs do not show. */
 const BOOT_MEDIA_FORMAT = 1;
@@ -33,11 +40,6 @@ const SECTORS_PER_TRACK = 32;
 const CYLINDER_SECTORS = HEADS * SECTORS_PER_TRACK;
 /** The partition starts at 1 MiB, as fdisk and parted place it. */
 const PARTITION_START_SECTOR = 2048;
-
-/** The kernel command line every image boots with. */
-function kernelCmdline(mode: string): string {
-  return `console=ttyS0 quiet vmctl_test=${mode}`;
-}
 
 /**
  * Runs a host tool and throws, with its stderr, when it fails. `MTOOLS_SKIP_CHECK` keeps mtools
@@ -165,7 +167,7 @@ function grubConfig(mode: string): string {
     "terminal_output serial console",
     "set timeout=0",
     'menuentry "vmctl test" {',
-    `  linux /boot/vmlinuz ${kernelCmdline(mode)}`,
+    `  linux /boot/vmlinuz ${testCmdline(mode)}`,
     "  initrd /boot/initrd.img",
     "}",
     "",
@@ -227,20 +229,6 @@ export async function grubRescueIso(mode: string): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // SYSLINUX on a partitioned disk
 
-function syslinuxConfig(mode: string): string {
-  return [
-    "SERIAL 0 115200",
-    "DEFAULT linux",
-    "PROMPT 0",
-    "TIMEOUT 0",
-    "LABEL linux",
-    "  KERNEL /VMLINUZ",
-    "  INITRD /INITRD.IMG",
-    `  APPEND ${kernelCmdline(mode)}`,
-    "",
-  ].join("\n");
-}
-
 /**
  * A raw disk image as a USB stick would be: an MBR (SYSLINUX's mbr.bin, from Debian's
  * syslinux-common) with one bootable FAT16 partition at 1 MiB holding SYSLINUX (installed by the
@@ -253,7 +241,7 @@ export async function mbrDiskImage(mode: string): Promise<string> {
   const mbrCode = join(syslinuxCommon, "usr", "lib", "syslinux", "mbr", "mbr.bin");
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
-  const config = syslinuxConfig(mode);
+  const config = syslinuxConfig(testCmdline(mode));
   const key = await sha256Hex([
     `mbr-disk ${BOOT_MEDIA_FORMAT}`,
     syslinuxCommon,
@@ -405,11 +393,23 @@ const TSC_BOOT_SECTOR_HEX =
 /** What the timing boot sector prints: its TSC (hex) and boot drive (DL, hex). */
 export const TSC_BOOT_SECTOR_MARKER = /COREVM-MBR-OK tsc=0x([0-9A-F]{16}) dl=0x([0-9A-F]{2})/;
 
-/** A 1 MiB raw disk whose MBR is the timing boot sector (no partitions). */
-export function tscBootSectorDisk(): Uint8Array {
-  const image = new Uint8Array(1 << 20);
-  image.set(TSC_BOOT_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16)));
+/**
+ * A raw image of `bytes` bytes (1 MiB unless given) that starts with the machine code `hex`
+ * (hex digits, at most 510 bytes), with the 55AA boot signature: a hand-assembled boot sector.
+ */
+export function bootSectorImage(hex: string, bytes = 1 << 20): Uint8Array {
+  const code = hex.match(/../g)!.map((byte) => parseInt(byte, 16));
+  if (code.length > 510) {
+    throw new Error(`a boot sector holds 510 bytes of code, not ${code.length}`);
+  }
+  const image = new Uint8Array(bytes);
+  image.set(code);
   image[510] = 0x55;
   image[511] = 0xaa;
   return image;
+}
+
+/** A 1 MiB raw disk whose MBR is the timing boot sector (no partitions). */
+export function tscBootSectorDisk(): Uint8Array {
+  return bootSectorImage(TSC_BOOT_SECTOR_HEX);
 }

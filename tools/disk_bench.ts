@@ -13,7 +13,7 @@
  */
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
-import { testStorageInitramfs } from "./guest_images.ts";
+import { testCmdline, testStorageInitramfs } from "./guest_images.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const RAM_MIB = "256";
@@ -29,7 +29,7 @@ interface Contender {
 }
 
 function cmdline(mib: number): string {
-  return `console=ttyS0 quiet vmctl_test=ddbench vmctl_ddbench_mib=${mib}`;
+  return `${testCmdline("ddbench")} vmctl_ddbench_mib=${mib}`;
 }
 
 const CONTENDERS: Contender[] = [

@@ -243,6 +243,32 @@ export function demoInitramfs(): Promise<string> {
 }
 
 /**
+ * The test guest's kernel command line for `vmctl_test=MODE`. `quiet`: kernel messages cross the
+ * emulated UART one exit per byte, slow in the nested box.
+ */
+export function testCmdline(mode: string): string {
+  return `console=ttyS0 quiet vmctl_test=${mode}`;
+}
+
+/**
+ * The ISOLINUX/SYSLINUX configuration of the test media: serial console, no prompt, straight
+ * into /VMLINUZ with /INITRD.IMG and `cmdline`.
+ */
+export function syslinuxConfig(cmdline: string): string {
+  return [
+    "SERIAL 0 115200",
+    "DEFAULT linux",
+    "PROMPT 0",
+    "TIMEOUT 0",
+    "LABEL linux",
+    "  KERNEL /VMLINUZ",
+    "  INITRD /INITRD.IMG",
+    `  APPEND ${cmdline}`,
+    "",
+  ].join("\n");
+}
+
+/**
  * A bootable ISOLINUX CD (Debian's isolinux and syslinux-common) with Debian's kernel and the
  * test initramfs, booting straight into `vmctl_test=MODE` on the serial console. Cached.
  */
@@ -254,17 +280,7 @@ export async function testIsolinuxIso(mode: string): Promise<string> {
   );
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
-  const config = [
-    "SERIAL 0 115200",
-    "DEFAULT linux",
-    "PROMPT 0",
-    "TIMEOUT 0",
-    "LABEL linux",
-    "  KERNEL /VMLINUZ",
-    "  INITRD /INITRD.IMG",
-    `  APPEND console=ttyS0 quiet vmctl_test=${mode}`,
-    "",
-  ].join("\n");
+  const config = syslinuxConfig(testCmdline(mode));
   const key = await sha256Hex([`iso ${IMAGE_FORMAT}`, isolinux, ldlinux, kernel, initrd, config]);
   const path = join(cacheDir(), "images", `test-isolinux-${mode}-${key.slice(0, 16)}.iso`);
   if (exists(path)) return path;

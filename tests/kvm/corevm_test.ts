@@ -4,7 +4,11 @@
 // BIOS takes from reset to the boot sector.
 import assert from "node:assert/strict";
 import { isoImage } from "../../tools/iso9660.ts";
-import { TSC_BOOT_SECTOR_MARKER, tscBootSectorDisk } from "../../tools/boot_media.ts";
+import {
+  bootSectorImage,
+  TSC_BOOT_SECTOR_MARKER,
+  tscBootSectorDisk,
+} from "../../tools/boot_media.ts";
 import { testIsolinuxIso } from "../../tools/guest_images.ts";
 import {
   assertPlatform,
@@ -103,11 +107,7 @@ const SERVICES_SECTOR_HEX =
 async function servicesRun(bios: string): Promise<string[]> {
   const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-svc-", suffix: ".img" });
   try {
-    const image = new Uint8Array(1 << 20);
-    image.set(SERVICES_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16)));
-    image[510] = 0x55;
-    image[511] = 0xaa;
-    await Deno.writeFile(path, image);
+    await Deno.writeFile(path, bootSectorImage(SERVICES_SECTOR_HEX));
     const run = await new Vmctl(["-b", bios, "-r", "128", "-t", "30", "-d", path]).finish();
     assert.equal(run.code, 0, describe(run));
     return run.stdout.split(/\r?\n|(?=E820 )/).map((line) => line.trim())
@@ -205,11 +205,8 @@ const FLOPPY_SECTOR_HEX =
  */
 function emulationIso(media: "floppy" | "disk"): Uint8Array {
   const floppy = media === "floppy";
-  const image = new Uint8Array(floppy ? 1474560 : 2 * 16 * 63 * 512);
-  image.set(FLOPPY_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16)));
+  const image = bootSectorImage(FLOPPY_SECTOR_HEX, floppy ? 1474560 : 2 * 16 * 63 * 512);
   if (!floppy) image.set([0x80, 1, 1, 0, 0x83, 15, 63, 1, 63, 0, 0, 0, 0xc1, 7, 0, 0], 446);
-  image[510] = 0x55;
-  image[511] = 0xaa;
   const text = new TextEncoder();
   image.set(text.encode("EMU-SECTOR-2 "), 512);
   image.set(
@@ -258,11 +255,7 @@ const KEYS_SECTOR_HEX =
 Deno.test("corevm turns COM1 input into INT 16h keystrokes (a headless prompt can be answered)", async () => {
   const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-keys-", suffix: ".img" });
   try {
-    const image = new Uint8Array(1 << 20);
-    image.set(KEYS_SECTOR_HEX.match(/../g)!.map((byte) => parseInt(byte, 16)));
-    image[510] = 0x55;
-    image[511] = 0xaa;
-    await Deno.writeFile(path, image);
+    await Deno.writeFile(path, bootSectorImage(KEYS_SECTOR_HEX));
     const vmctl = new Vmctl(["-b", "corevm", "-r", "128", "-t", "30", "-d", path], { stdin: true });
     const ready = await vmctl.waitForStdout((out) => out.includes("KEYS-READY"), 20_000);
     if (ready) await vmctl.type("a\r");

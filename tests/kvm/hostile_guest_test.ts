@@ -216,25 +216,39 @@ async function patternedDisk(): Promise<string> {
   return path;
 }
 
-Deno.test("hostile guest: IDE DMA, command and ATAPI attacks leave the disk as the guest wrote it", async () => {
-  const kernel = await hostileKernel("i");
-  const disk = await patternedDisk();
-  const { iso, isoBytes } = await hostileIso();
+/**
+ * Runs the hostile `kernel` with `drives` (the disk and the CD among them), checks its phases,
+ * that the disk holds what `layout` allows and that the CD is unchanged; removes both files.
+ */
+async function attackStorage(
+  kernel: string,
+  drives: string[],
+  phases: string[],
+  disk: { path: string; layout: ImageLayout },
+  cd: { iso: string; isoBytes: Uint8Array },
+): Promise<void> {
   try {
-    const drives = ideDriveArgs(disk, iso);
     const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...drives, "-t", "120"]);
-    const { context } = assertPhases(result, IDE_PHASES);
-    const problems = diskProblems(await Deno.readFile(disk), IDE_IMAGE);
+    const { context } = assertPhases(result, phases);
+    const problems = diskProblems(await Deno.readFile(disk.path), disk.layout);
     assert(
       problems.length === 0,
       `the disk image is not what the guest wrote (${problems.length} sectors):\n` +
         `${problems.slice(0, 20).join("\n")}\n${context}`,
     );
-    assert(sameBytes(await Deno.readFile(iso), isoBytes), `the ISO changed\n${context}`);
+    assert(sameBytes(await Deno.readFile(cd.iso), cd.isoBytes), `the ISO changed\n${context}`);
   } finally {
-    await Deno.remove(disk);
-    await Deno.remove(iso);
+    await Deno.remove(disk.path);
+    await Deno.remove(cd.iso);
   }
+}
+
+Deno.test("hostile guest: IDE DMA, command and ATAPI attacks leave the disk as the guest wrote it", async () => {
+  const kernel = await hostileKernel("i");
+  const disk = await patternedDisk();
+  const cd = await hostileIso();
+  const drives = ideDriveArgs(disk, cd.iso);
+  await attackStorage(kernel, drives, IDE_PHASES, { path: disk, layout: IDE_IMAGE }, cd);
 });
 
 // With cache=none the guest's odd PRD addresses and sizes also meet O_DIRECT's alignment rules.
@@ -251,23 +265,10 @@ async function ahciAttack(cache: string): Promise<void> {
   const dir = cache === "none" ? Deno.env.get("VMCTL_TEST_DIRECT_IO_DIR") : undefined;
   const disk = await Deno.makeTempFile({ dir, prefix: "vmctl-hostile-sata-", suffix: ".img" });
   await Deno.truncate(disk, AHCI_IMAGE.sectors * SECTOR_BYTES);
-  const { iso, isoBytes } = await hostileIso(dir);
-  try {
-    // The disk on SATA port 0, the CD on port 1.
-    const drives = ["-d", disk, "-i", iso, "--cache", cache];
-    const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...drives, "-t", "120"]);
-    const { context } = assertPhases(result, AHCI_PHASES);
-    const problems = diskProblems(await Deno.readFile(disk), AHCI_IMAGE);
-    assert(
-      problems.length === 0,
-      `the disk image is not what the guest wrote (${problems.length} sectors):\n` +
-        `${problems.slice(0, 20).join("\n")}\n${context}`,
-    );
-    assert(sameBytes(await Deno.readFile(iso), isoBytes), `the ISO changed\n${context}`);
-  } finally {
-    await Deno.remove(disk);
-    await Deno.remove(iso);
-  }
+  const cd = await hostileIso(dir);
+  // The disk on SATA port 0, the CD on port 1.
+  const drives = ["-d", disk, "-i", cd.iso, "--cache", cache];
+  await attackStorage(kernel, drives, AHCI_PHASES, { path: disk, layout: AHCI_IMAGE }, cd);
 }
 
 const RESETS = [["R", "i8042 reset pulse"], ["C", "reset control 0xCF9"], ["T", "triple fault"]];

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { debianKernel } from "../../tools/debian.ts";
-import { TEST_READY_MARKER, testInitramfs } from "../../tools/guest_images.ts";
+import { TEST_READY_MARKER, testCmdline, testInitramfs } from "../../tools/guest_images.ts";
 import { countOccurrences, describe, type Finished, tail, Vmctl } from "../vmctl.ts";
 
 export { TEST_READY_MARKER } from "../../tools/guest_images.ts";
@@ -41,12 +41,12 @@ export async function bootArgs(mode: string, extra: string[] = []): Promise<stri
     "--initrd",
     initrd,
     "--append",
-    // quiet: kernel messages cross the emulated UART one exit per byte, slow in the nested box.
-    `console=ttyS0 quiet vmctl_test=${mode}`,
+    testCmdline(mode),
   ];
 }
 
-/** Checks the `platform` test mode's report (any firmware or none): PCI devices, ACPI messages, serial interrupts. */
+/** Checks the `platform` test mode's report (any firmware or none): PCI devices, ACPI
+ * messages, serial interrupts. */
 export function assertPlatform(stdout: string, context: string): void {
   const pci = stdout.split("\n").filter((line) => line.startsWith("pci "));
   for (const id of ["0x8086:0x1237", "0x8086:0x7000", "0x8086:0x7113", "0x1234:0x1111"]) {

@@ -4,7 +4,7 @@
 // VMCTL_TEST_STORAGE_INITRD and VMCTL_TEST_ISOLINUX_ISO are built on the host by tests/run.ts.
 import assert from "node:assert/strict";
 import { debianKernel } from "../../tools/debian.ts";
-import { testIsolinuxIso, testStorageInitramfs } from "../../tools/guest_images.ts";
+import { testCmdline, testIsolinuxIso, testStorageInitramfs } from "../../tools/guest_images.ts";
 import { count, describe, GUEST_LIMIT_S, TEST_READY_MARKER, Vmctl } from "./linux_guest.ts";
 
 const WRITTEN = "VMCTL-DISK-WRITTEN";
@@ -17,7 +17,7 @@ async function diskGuestArgs(disk: string, extra: string[], then = ""): Promise<
   return [
     ...extra,
     ...["-d", disk, "--kernel", kernel, "--initrd", initrd],
-    ...["--append", `console=ttyS0 quiet vmctl_test=disk ${then}`.trim()],
+    ...["--append", `${testCmdline("disk")} ${then}`.trim()],
   ];
 }
 
