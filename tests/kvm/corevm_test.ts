@@ -13,6 +13,7 @@ import { testIsolinuxIso } from "../../tools/guest_images.ts";
 import {
   assertPlatform,
   bootArgs,
+  bootTwiceThenStop,
   count,
   describe,
   GUEST_LIMIT_S,
@@ -178,12 +179,7 @@ Deno.test("direct Linux boot via -b corevm --kernel sees the same PCI devices/AC
 });
 
 Deno.test("a guest reboot under corevm runs POST and Linux again", async () => {
-  const vmctl = new Vmctl(await bootArgs("reboot", ["-b", "corevm", "-t", GUEST_LIMIT_S]));
-  const twice = await vmctl.waitForStdout((out) => count(out, TEST_READY_MARKER) >= 2, 150_000);
-  vmctl.kill("SIGTERM");
-  const run = await vmctl.finish();
-  assert.ok(twice, `the guest did not come up a second time\n${describe(run)}`);
-  assert.equal(run.code, 143, describe(run));
+  const run = await bootTwiceThenStop(["-b", "corevm"]);
   assert.ok(count(run.stdout, "corevm BIOS") >= 2, `POST did not run again\n${describe(run)}`);
 });
 

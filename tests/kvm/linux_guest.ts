@@ -86,3 +86,20 @@ export async function shellRoundTrip(vmctl: Vmctl): Promise<Finished> {
   assert.equal(countOccurrences(run.stdout, TEST_READY_MARKER), 1, describe(run));
   return run;
 }
+
+/**
+ * Boots a `vmctl_test=reboot` guest with `extra` options, waits until it has come up twice (the
+ * machine was reset and booted again), stops vmctl with SIGTERM and checks it exited 143.
+ */
+export async function bootTwiceThenStop(extra: string[]): Promise<Finished> {
+  const vmctl = new Vmctl(await bootArgs("reboot", [...extra, "-t", GUEST_LIMIT_S]));
+  const twice = await vmctl.waitForStdout(
+    (out) => countOccurrences(out, TEST_READY_MARKER) >= 2,
+    150_000,
+  );
+  vmctl.kill("SIGTERM");
+  const run = await vmctl.finish();
+  assert.ok(twice, `the guest did not come up a second time\n${describe(run)}`);
+  assert.equal(run.code, 143, describe(run));
+  return run;
+}

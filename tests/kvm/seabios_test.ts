@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   assertPlatform,
   bootArgs,
+  bootTwiceThenStop,
   count,
   describe,
   GUEST_LIMIT_S,
@@ -49,12 +50,7 @@ Deno.test("direct Linux boot sees the same PCI bus and ACPI tables", async () =>
 });
 
 Deno.test("a guest reboot through SeaBIOS runs the firmware and Linux again; --no-reboot exits 0", async () => {
-  const vmctl = new Vmctl(await bootArgs("reboot", ["-b", "seabios", "-t", GUEST_LIMIT_S]));
-  const twice = await vmctl.waitForStdout((out) => count(out, TEST_READY_MARKER) >= 2, 150_000);
-  vmctl.kill("SIGTERM");
-  const run = await vmctl.finish();
-  assert.ok(twice, `the guest did not come up a second time\n${describe(run)}`);
-  assert.equal(run.code, 143, describe(run));
+  const run = await bootTwiceThenStop(["-b", "seabios"]);
   assert.ok(
     count(run.stdout, "SeaBIOS (version") >= 2,
     `firmware did not run again\n${describe(run)}`,
