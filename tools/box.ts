@@ -400,8 +400,12 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
   const memMb = Deno.env.get("VMCTL_BOX_MEM_MB") ?? "6144";
   const cpus = Deno.env.get("VMCTL_BOX_CPUS") ?? "1";
   const virtfsPath = (path: string) => path.replaceAll(",", ",,");
+  // QEMU's monitor, asked for the vCPU's state when the box stops responding.
+  const monitor = join(share, "box-monitor");
+  await Deno.remove(monitor).catch(() => {});
   const args = [
     ...["-accel", "tcg,thread=multi", "-cpu", "max", "-m", memMb, "-smp", cpus],
+    ...(monitor.length < 100 ? ["-monitor", `unix:${monitor},server=on,wait=off`] : []),
     ...["-nographic", "-no-reboot", "-nic", "none"],
     ...["-kernel", kernel, "-initrd", initramfs, "-append", BOX_APPEND],
     "-virtfs",
@@ -451,7 +455,9 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
         lastBeat = beat;
         lastBeatAt = now;
       } else if (now - lastBeatAt > HEARTBEAT_LOST_MS) {
-        deathReason = `the box stopped responding (no heartbeat for ${HEARTBEAT_LOST_MS / 1000} s)`;
+        deathReason = `the box stopped responding (no heartbeat for ${
+          HEARTBEAT_LOST_MS / 1000
+        } s; ${await stuckBoxFacts(child.pid, monitor)})`;
       }
       if (now - started - bootMs > opts.timeoutMs + 60_000) {
         deathReason = `the box outlived the command's ${timeoutS} s limit by 60 s`;
@@ -494,6 +500,54 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
     bootMs,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** QEMU's user+system CPU time in clock ticks (1/100 s on Linux), from /proc. */
+function cpuTicks(pid: number): number | undefined {
+  const stat = readIfThere(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * What a box that stopped responding was doing, for telling a halted box (lost interrupt, QEMU
+ * idle) from a spinning one: QEMU's CPU use over two seconds and the vCPU's RIP, CR0, EFER and
+ * HLT state from the monitor's `info registers` (the monitor may hang with QEMU: 3 s at most).
+ */
+async function stuckBoxFacts(pid: number, monitor: string): Promise<string> {
+  const before = cpuTicks(pid);
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = cpuTicks(pid);
+  const facts = [
+    before === undefined || after === undefined
+      ? "QEMU's CPU use unknown"
+      : `QEMU used ${Math.round((after - before) / 2)} % of a CPU`,
+  ];
+  let registers = "";
+  try {
+    const connection = await Deno.connect({ transport: "unix", path: monitor });
+    const reading = (async () => {
+      await connection.write(new TextEncoder().encode("info registers\n"));
+      const buffer = new Uint8Array(16384);
+      const decoder = new TextDecoder();
+      while (!/HLT=\d/.test(registers)) {
+        const n = await connection.read(buffer);
+        if (n === null) break;
+        registers += decoder.decode(buffer.subarray(0, n), { stream: true });
+      }
+    })();
+    await Promise.race([reading, new Promise((r) => setTimeout(r, 3000))]);
+    connection.close();
+    await reading.catch(() => {});
+  } catch (error) {
+    facts.push(`no monitor (${(error as Error).message})`);
+  }
+  for (const pattern of [/RIP=\S+/, /CR0=\S+/, /EFER=\S+/, /CPL=\d/, /HLT=\d/]) {
+    const found = pattern.exec(registers);
+    if (found) facts.push(found[0]);
+  }
+  return facts.join(", ");
 }
 
 /** The last `lines` lines of a box console log, without terminal escapes, for reports. */

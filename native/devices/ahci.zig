@@ -42,6 +42,7 @@
 //! and PxSSTS an established link (DET 3, Gen2 unless PxSCTL.SPD limits it to Gen1, IPM active);
 //! after a COMRESET the signature D2H FIS is posted when FIS receive is on. A Register FIS with
 //! the C bit clear drives SRST: asserting it resets the drive, releasing it posts the signature.
+//! While COMRESET is held or the PHY is offline (DET 4) issued commands wait in PxCI.
 //!
 //! Left out: port multipliers and FIS-based switching, command completion coalescing,
 //! enclosure management, staggered spin-up and cold presence (PxCMD.SUD/POD read 1), link power
@@ -675,6 +676,9 @@ pub const Ahci = struct {
     /// Runs the commands issued in PxCI, in slot order, until one fails.
     fn processCommandList(self: *Ahci, p: *Port) void {
         const drive = p.drive orelse return;
+        // No link (COMRESET held, PHY offline): nothing reaches the device, the commands stay
+        // in PxCI until the link is back and the guest issues again, or it stops the list.
+        if (p.ssts & det_mask != ssts_established) return;
         for (0..slot_count) |i| {
             if (p.cmd & Cmd.st == 0 or p.halted) return;
             const slot: u5 = @intCast(i);
@@ -2111,6 +2115,30 @@ test "COMRESET through PxSCTL.DET: link down while held, then the signature in P
     try testing.expectEqual(tfd_absent, bench.portRead(3, Px.tfd));
 }
 
+test "commands wait in PxCI while the link is down and run once it is back" {
+    const bench = try Bench.create();
+    defer bench.destroy();
+    bench.start(0);
+    bench.enableInterrupts(0);
+    for ([_]u32{ det_offline, det_comreset }) |det| {
+        bench.portWrite(0, Px.sctl, det);
+        bench.put(0, 0, .{ .command = ata.Command.flush_cache_ext });
+        bench.issue(0, 0);
+        try testing.expectEqual(@as(u32, 1), bench.portRead(0, Px.ci));
+        try testing.expectEqual(@as(u32, 0), bench.portRead(0, Px.is));
+        try testing.expect(!bench.irq.level);
+        bench.portWrite(0, Px.sctl, det_none);
+        try testing.expectEqual(@as(u32, 1), bench.portRead(0, Px.ci));
+        // The next PxCI write runs both the waiting command and the new one.
+        bench.put(0, 1, .{ .command = ata.Command.flush_cache_ext });
+        bench.issue(0, 1);
+        try testing.expectEqual(@as(u32, 0), bench.portRead(0, Px.ci));
+        try testing.expectEqual(Irq.dhrs, bench.portRead(0, Px.is));
+        bench.portWrite(0, Px.is, 0xFFFF_FFFF);
+        bench.write(Hba.is, 0xFFFF_FFFF);
+    }
+}
+
 test "GHC.HR resets the HBA and every port, keeping the list and FIS area addresses" {
     const bench = try Bench.create();
     defer bench.destroy();
@@ -2437,10 +2465,12 @@ test "hostile guest: random registers, command lists, tables and PRDTs never pan
             // Commands in 1-4 slots, issued together (queued ones with their SACT bits).
             0...7 => {
                 const p = &bench.ahci.ports[port];
-                if (p.cmd & Cmd.st == 0 or guest.pick(16) == 0) {
+                if (p.cmd & Cmd.st == 0 or p.ssts & det_mask != ssts_established or guest.pick(16) == 0) {
                     const list = guest.listAddress();
                     const fis = guest.fisAddress();
                     bench.portWrite(port, Px.cmd, Cmd.fre);
+                    // A driver brings the link up before it starts the list.
+                    if (p.ssts & det_mask != ssts_established) bench.portWrite(port, Px.sctl, det_none);
                     bench.portWrite(port, Px.clb, @truncate(list));
                     bench.portWrite(port, Px.clbu, @truncate(list >> 32));
                     bench.portWrite(port, Px.fb, @truncate(fis));
