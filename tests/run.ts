@@ -17,7 +17,7 @@
 import { assembleGuest } from "./guests/flat_kernel.ts";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { boxInitramfs, deathExcerpt, kvmMode, logTail, runInBoxOrDirect } from "../tools/box.ts";
+import { boxInitramfs, deathExcerpt, kvmMode, runInBoxOrDirect } from "../tools/box.ts";
 import { debianKernel, exists, firmwareDirs } from "../tools/debian.ts";
 import { testInitramfs, testIsolinuxIso, testStorageInitramfs } from "../tools/guest_images.ts";
 import { grubRescueIso, isolinuxHybridIso, mbrDiskImage } from "../tools/boot_media.ts";
@@ -341,7 +341,7 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       console.log(`── ${name}: exit ${run.code}, ${timing}total ${seconds(run.elapsedMs)} ──`);
       if (run.boxDied) {
         console.log(`!! the box died: ${run.boxDeathReason}`);
-        console.log(`!! box console (tail):\n${logTail(run.boxLog ?? "")}`);
+        console.log(`!! box console:\n${deathExcerpt(run.boxLog ?? "", 80)}`);
         if (attempt < 2) {
           retries++;
           console.log(`!! running ${name} once more in a new box`);

@@ -235,6 +235,9 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# A stuck box's blocked tasks and backtraces (SysRq W, L from the host) reach the console.
+echo 1 > /proc/sys/kernel/sysrq
+dmesg -n 7
 say() { echo "vmctl-box: $*"; }
 die() { say "$*"; poweroff -f; sleep 60; }
 ${insmods}
@@ -511,9 +514,38 @@ function cpuTicks(pid: number): number | undefined {
 }
 
 /**
- * What a box that stopped responding was doing, for telling a halted box (lost interrupt, QEMU
- * idle) from a spinning one: QEMU's CPU use over two seconds and the vCPU's RIP, CR0, EFER and
- * HLT state from the monitor's `info registers` (the monitor may hang with QEMU: 3 s at most).
+ * Sends one command to QEMU's human monitor at `path` and returns what it printed until `done`
+ * matched or `timeoutMs` passed (a hung QEMU may never answer).
+ */
+async function monitorCommand(
+  path: string,
+  command: string,
+  done: RegExp,
+  timeoutMs: number,
+): Promise<string> {
+  let text = "";
+  const connection = await Deno.connect({ transport: "unix", path });
+  const reading = (async () => {
+    await connection.write(new TextEncoder().encode(`${command}\n`));
+    const buffer = new Uint8Array(16384);
+    const decoder = new TextDecoder();
+    while (!done.test(text)) {
+      const n = await connection.read(buffer);
+      if (n === null) break;
+      text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+  })();
+  await Promise.race([reading, new Promise((r) => setTimeout(r, timeoutMs))]);
+  connection.close();
+  await reading.catch(() => {});
+  return text;
+}
+
+/**
+ * What a box that stopped responding was doing, for telling a halted box (lost interrupt, a
+ * request QEMU never answered) from a spinning one: QEMU's CPU use over two seconds, the vCPU's
+ * RIP, CR0, EFER and HLT state (`info registers`), and on the box's console the kernel's list of
+ * blocked tasks and each CPU's backtrace (SysRq W and L, pressed on the box's keyboard).
  */
 async function stuckBoxFacts(pid: number, monitor: string): Promise<string> {
   const before = cpuTicks(pid);
@@ -524,28 +556,19 @@ async function stuckBoxFacts(pid: number, monitor: string): Promise<string> {
       ? "QEMU's CPU use unknown"
       : `QEMU used ${Math.round((after - before) / 2)} % of a CPU`,
   ];
-  let registers = "";
   try {
-    const connection = await Deno.connect({ transport: "unix", path: monitor });
-    const reading = (async () => {
-      await connection.write(new TextEncoder().encode("info registers\n"));
-      const buffer = new Uint8Array(16384);
-      const decoder = new TextDecoder();
-      while (!/HLT=\d/.test(registers)) {
-        const n = await connection.read(buffer);
-        if (n === null) break;
-        registers += decoder.decode(buffer.subarray(0, n), { stream: true });
-      }
-    })();
-    await Promise.race([reading, new Promise((r) => setTimeout(r, 3000))]);
-    connection.close();
-    await reading.catch(() => {});
+    const registers = await monitorCommand(monitor, "info registers", /HLT=\d/, 3000);
+    for (const pattern of [/RIP=\S+/, /CR0=\S+/, /EFER=\S+/, /CPL=\d/, /HLT=\d/]) {
+      const found = pattern.exec(registers);
+      if (found) facts.push(found[0]);
+    }
+    for (const key of ["w", "l"]) {
+      await monitorCommand(monitor, `sendkey alt-sysrq-${key}`, /\(qemu\)[^]*\(qemu\)/, 2000);
+    }
+    // Time for the box to print them (slowly, under TCG).
+    await new Promise((r) => setTimeout(r, 10_000));
   } catch (error) {
     facts.push(`no monitor (${(error as Error).message})`);
-  }
-  for (const pattern of [/RIP=\S+/, /CR0=\S+/, /EFER=\S+/, /CPL=\d/, /HLT=\d/]) {
-    const found = pattern.exec(registers);
-    if (found) facts.push(found[0]);
   }
   return facts.join(", ");
 }
@@ -563,6 +586,6 @@ export function logTail(log: string, lines = 40): string {
  */
 export function deathExcerpt(log: string, lines = 15): string {
   const clean = logTail(log, Infinity).split("\n");
-  const first = clean.findIndex((line) => DEATH_SIGNS.test(line));
+  const first = clean.findIndex((line) => DEATH_SIGNS.test(line) || line.includes("sysrq: "));
   return first < 0 ? clean.slice(-lines).join("\n") : clean.slice(first, first + lines).join("\n");
 }
