@@ -311,6 +311,7 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
 
   let retries = 0;
   let boxes = 0;
+  let nudges = 0;
   const boots: number[] = [];
   for (const file of files) {
     const name = relative(REPO, file);
@@ -333,12 +334,16 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       );
       if (run.inBox) {
         boxes++;
+        nudges += run.nudges ?? 0;
         if (run.bootMs !== undefined) boots.push(run.bootMs);
       }
       const timing = run.inBox
         ? `box boot ${run.bootMs === undefined ? "?" : seconds(run.bootMs)}, `
         : "";
-      console.log(`── ${name}: exit ${run.code}, ${timing}total ${seconds(run.elapsedMs)} ──`);
+      const nudged = run.nudges ? `, ${run.nudges} key presses (late heartbeat)` : "";
+      console.log(
+        `── ${name}: exit ${run.code}, ${timing}total ${seconds(run.elapsedMs)}${nudged} ──`,
+      );
       if (run.boxDied) {
         console.log(`!! the box died: ${run.boxDeathReason}`);
         console.log(`!! box console:\n${deathExcerpt(run.boxLog ?? "", 80)}`);
@@ -373,7 +378,10 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
   }
   if (mode === "box") {
     const average = boots.length ? seconds(boots.reduce((a, b) => a + b, 0) / boots.length) : "?";
-    step.facts.push(`${boxes} boxes, ${retries} retries after a box died, average boot ${average}`);
+    step.facts.push(
+      `${boxes} boxes, ${retries} retries after a box died, ${nudges} key presses to boxes ` +
+        `whose heartbeat was late, average boot ${average}`,
+    );
   }
   return step;
 }

@@ -63,6 +63,8 @@ export interface KvmRunResult {
   inBox: boolean;
   /** Box only: from starting QEMU to the command starting inside. */
   bootMs?: number;
+  /** Box only: how often its heartbeat was late and a key press woke it (see NUDGE_AFTER_MS). */
+  nudges?: number;
   /** Wall time, box boot included. */
   elapsedMs: number;
 }
@@ -224,8 +226,18 @@ const BOX_APPEND = "console=ttyS0 quiet panic=-1 softlockup_panic=1";
 const DEATH_SIGNS = /soft lockup|hard LOCKUP|Kernel panic|BUG:|Oops/;
 
 /** Seconds between heartbeats written by the box; the host gives up after HEARTBEAT_LOST_MS. */
-const HEARTBEAT_S = 5;
+const HEARTBEAT_S = 2;
 const HEARTBEAT_LOST_MS = 120_000;
+/**
+ * A box whose heartbeat is this late gets a key press on its PS/2 keyboard, then again every
+ * NUDGE_EVERY_MS. Now and then the box's CPU halts and its timer interrupt never comes (QEMU's
+ * TCG: QEMU idle, the vCPU in HLT, the clock running on); any interrupt ends that, and the
+ * keyboard's is one nothing in the box listens to. Without it such a stall lasts forever.
+ */
+const NUDGE_AFTER_MS = 8_000;
+const NUDGE_EVERY_MS = 4_000;
+/** The same for a box still booting this long after QEMU started (a boot takes ~5 s). */
+const NUDGE_BOOT_AFTER_MS = 30_000;
 /** How long the box may take from QEMU's start to the job's start. */
 const BOOT_LIMIT_MS = 240_000;
 
@@ -440,6 +452,8 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
   let bootMs: number | undefined;
   let lastBeat = "";
   let lastBeatAt = performance.now();
+  let lastNudgeAt = 0;
+  let nudges = 0;
   while (!exited) {
     await Promise.race([status, new Promise((r) => setTimeout(r, 250))]);
     for (const tail of tails) tail.poll();
@@ -469,6 +483,14 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
     if (deathReason) {
       tryKill(child, "SIGKILL");
       break;
+    }
+    const late = bootMs === undefined
+      ? now - started > NUDGE_BOOT_AFTER_MS
+      : now - lastBeatAt > NUDGE_AFTER_MS;
+    if (late && now - lastNudgeAt > NUDGE_EVERY_MS) {
+      lastNudgeAt = now;
+      nudges++;
+      await monitorCommand(monitor, "sendkey shift", MONITOR_ANSWERED, 2000).catch(() => {});
     }
   }
   const qemuStatus = await status;
@@ -501,6 +523,7 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
     timedOut,
     inBox: true,
     bootMs,
+    nudges,
     elapsedMs: performance.now() - started,
   };
 }
@@ -512,6 +535,9 @@ function cpuTicks(pid: number): number | undefined {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]);
 }
+
+/** The monitor's greeting prompt, then the prompt after a command's answer. */
+const MONITOR_ANSWERED = /\(qemu\)[^]*\(qemu\)/;
 
 /**
  * Sends one command to QEMU's human monitor at `path` and returns what it printed until `done`
@@ -563,7 +589,7 @@ async function stuckBoxFacts(pid: number, monitor: string): Promise<string> {
       if (found) facts.push(found[0]);
     }
     for (const key of ["w", "l"]) {
-      await monitorCommand(monitor, `sendkey alt-sysrq-${key}`, /\(qemu\)[^]*\(qemu\)/, 2000);
+      await monitorCommand(monitor, `sendkey alt-sysrq-${key}`, MONITOR_ANSWERED, 2000);
     }
     // Time for the box to print them (slowly, under TCG).
     await new Promise((r) => setTimeout(r, 10_000));
