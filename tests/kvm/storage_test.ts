@@ -104,6 +104,7 @@ for (const [how, firmware] of [["direct boot", []], ["corevm", ["-b", "corevm"]]
 for (
   const [how, cache, signal] of [
     ["SIGTERM", "writeback", "SIGTERM"],
+    ["Ctrl-C (SIGINT)", "writeback", "SIGINT"],
     ["SIGKILL", "writethrough", "SIGKILL"],
     ["SIGKILL", "none", "SIGKILL"],
   ] as const
@@ -117,7 +118,9 @@ for (
     vmctl.kill(signal);
     const run = await vmctl.finish();
     assert.ok(written, `the guest never wrote\n${describe(run)}`);
-    if (signal === "SIGTERM") assert.equal(run.code, 143, describe(run));
+    if (signal !== "SIGKILL") {
+      assert.equal(run.code, signal === "SIGINT" ? 130 : 143, describe(run));
+    }
     await assertPattern(disk, describe(run));
     await Deno.remove(disk);
   });
