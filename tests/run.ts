@@ -340,7 +340,9 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       const timing = run.inBox
         ? `box boot ${run.bootMs === undefined ? "?" : seconds(run.bootMs)}, `
         : "";
-      const nudged = run.nudges ? `, ${run.nudges} key presses (late heartbeat)` : "";
+      const nudged = run.nudges
+        ? `, ${run.nudges} key presses (late heartbeat; vCPU then: ${run.lateStates?.join(", ")})`
+        : "";
       console.log(
         `── ${name}: exit ${run.code}, ${timing}total ${seconds(run.elapsedMs)}${nudged} ──`,
       );

@@ -65,6 +65,8 @@ export interface KvmRunResult {
   bootMs?: number;
   /** Box only: how often its heartbeat was late and a key press woke it (see NUDGE_AFTER_MS). */
   nudges?: number;
+  /** Box only: the vCPU's state (RIP, HLT) when each late heartbeat's first key press went out. */
+  lateStates?: string[];
   /** Wall time, box boot included. */
   elapsedMs: number;
 }
@@ -454,6 +456,7 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
   let lastBeatAt = performance.now();
   let lastNudgeAt = 0;
   let nudges = 0;
+  const lateStates: string[] = [];
   while (!exited) {
     await Promise.race([status, new Promise((r) => setTimeout(r, 250))]);
     for (const tail of tails) tail.poll();
@@ -488,6 +491,7 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
       ? now - started > NUDGE_BOOT_AFTER_MS
       : now - lastBeatAt > NUDGE_AFTER_MS;
     if (late && now - lastNudgeAt > NUDGE_EVERY_MS) {
+      if (lastNudgeAt < lastBeatAt) lateStates.push(await vcpuState(monitor));
       lastNudgeAt = now;
       nudges++;
       await monitorCommand(monitor, "sendkey shift", MONITOR_ANSWERED, 2000).catch(() => {});
@@ -524,6 +528,7 @@ async function runInBox(argv: string[], opts: KvmRunOptions): Promise<KvmRunResu
     inBox: true,
     bootMs,
     nudges,
+    lateStates,
     elapsedMs: performance.now() - started,
   };
 }
@@ -567,6 +572,18 @@ async function monitorCommand(
   return text;
 }
 
+/** The vCPU's registers named by `patterns` from the monitor's `info registers`, e.g. `HLT=1`. */
+async function vcpuState(
+  monitor: string,
+  patterns = [/RIP=\S+/, /CPL=\d/, /HLT=\d/],
+): Promise<string> {
+  // EFER comes after RIP and HLT in the answer.
+  const registers = await monitorCommand(monitor, "info registers", /EFER=[0-9a-f]+\s/, 3000)
+    .catch((error) => `no monitor (${(error as Error).message})`);
+  const found = patterns.map((pattern) => pattern.exec(registers)?.[0]).filter((x) => x);
+  return found.length ? found.join(" ") : registers.trim().slice(0, 80);
+}
+
 /**
  * What a box that stopped responding was doing, for telling a halted box (lost interrupt, a
  * request QEMU never answered) from a spinning one: QEMU's CPU use over two seconds, the vCPU's
@@ -583,11 +600,7 @@ async function stuckBoxFacts(pid: number, monitor: string): Promise<string> {
       : `QEMU used ${Math.round((after - before) / 2)} % of a CPU`,
   ];
   try {
-    const registers = await monitorCommand(monitor, "info registers", /HLT=\d/, 3000);
-    for (const pattern of [/RIP=\S+/, /CR0=\S+/, /EFER=\S+/, /CPL=\d/, /HLT=\d/]) {
-      const found = pattern.exec(registers);
-      if (found) facts.push(found[0]);
-    }
+    facts.push(await vcpuState(monitor, [/RIP=\S+/, /CR0=\S+/, /EFER=\S+/, /CPL=\d/, /HLT=\d/]));
     for (const key of ["w", "l"]) {
       await monitorCommand(monitor, `sendkey alt-sysrq-${key}`, MONITOR_ANSWERED, 2000);
     }
