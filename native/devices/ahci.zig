@@ -353,6 +353,11 @@ const Port = struct {
         self.sig = signatureOf(drive.registers);
         self.tfd = taskFileData(drive.registers);
     }
+
+    /// PxSSTS.DET says the device and the HBA are talking (not in COMRESET, not offline).
+    fn linkEstablished(self: *const Port) bool {
+        return self.ssts & det_mask == ssts_established;
+    }
 };
 
 /// A command's position in its PRDT, and what it has moved so far (PRDBC).
@@ -678,7 +683,7 @@ pub const Ahci = struct {
         const drive = p.drive orelse return;
         // No link (COMRESET held, PHY offline): nothing reaches the device, the commands stay
         // in PxCI until the link is back and the guest issues again, or it stops the list.
-        if (p.ssts & det_mask != ssts_established) return;
+        if (!p.linkEstablished()) return;
         for (0..slot_count) |i| {
             if (p.cmd & Cmd.st == 0 or p.halted) return;
             const slot: u5 = @intCast(i);
@@ -2465,12 +2470,12 @@ test "hostile guest: random registers, command lists, tables and PRDTs never pan
             // Commands in 1-4 slots, issued together (queued ones with their SACT bits).
             0...7 => {
                 const p = &bench.ahci.ports[port];
-                if (p.cmd & Cmd.st == 0 or p.ssts & det_mask != ssts_established or guest.pick(16) == 0) {
+                if (p.cmd & Cmd.st == 0 or !p.linkEstablished() or guest.pick(16) == 0) {
                     const list = guest.listAddress();
                     const fis = guest.fisAddress();
                     bench.portWrite(port, Px.cmd, Cmd.fre);
                     // A driver brings the link up before it starts the list.
-                    if (p.ssts & det_mask != ssts_established) bench.portWrite(port, Px.sctl, det_none);
+                    if (!p.linkEstablished()) bench.portWrite(port, Px.sctl, det_none);
                     bench.portWrite(port, Px.clb, @truncate(list));
                     bench.portWrite(port, Px.clbu, @truncate(list >> 32));
                     bench.portWrite(port, Px.fb, @truncate(fis));
