@@ -39,16 +39,19 @@ export function requireFile(name: string, what: string, debianPackage: string): 
   return path;
 }
 
-/** Where corevm's image (bios/, built by `zig build`) is: next to the native library that
- * VMCTL_NATIVE_LIB names, else in the build output (also what `deno compile` embeds). */
-export function corevmImagePath(): string {
+/** Where `zig build` puts corevm's image (bios/); also what `deno compile` embeds. */
+export const COREVM_BUILD_PATH = new URL("../zig-out/bios/corevm.bin", import.meta.url).pathname;
+
+/** corevm's image: next to the native library that VMCTL_NATIVE_LIB names, else the build's;
+ * undefined when neither is there (not built). */
+export function corevmImagePath(): string | undefined {
+  const dirs = [COREVM_BUILD_PATH.replace(/\/[^/]*$/, "")];
   const library = Deno.env.get("VMCTL_NATIVE_LIB");
   if (library !== undefined) {
     const folder = library.includes("/") ? library.replace(/\/[^/]*$/, "") || "/" : ".";
-    const beside = findFile("corevm.bin", [`${folder}/../bios`]);
-    if (beside !== undefined) return beside;
+    dirs.unshift(`${folder}/../bios`);
   }
-  return new URL("../zig-out/bios/corevm.bin", import.meta.url).pathname;
+  return findFile("corevm.bin", dirs);
 }
 
 /** SeaBIOS's name for an option ROM from fw_cfg in its boot order. */

@@ -8,6 +8,7 @@ import { Console } from "./console.ts";
 import { UserError } from "./errors.ts";
 import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
 import {
+  COREVM_BUILD_PATH,
   corevmImagePath,
   findFile,
   firmwarePolicyFiles,
@@ -101,8 +102,8 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
   if (config.bios === "corevm") {
     // corevm loads Linux from fw_cfg itself and draws its own text screen: no option ROMs.
     const path = corevmImagePath();
-    if (findFile("corevm.bin", [path.replace(/\/[^/]*$/, "")]) === undefined) {
-      throw new UserError(`corevm is not built (no ${path}): run 'deno task build'`);
+    if (path === undefined) {
+      throw new UserError(`corevm is not built (no ${COREVM_BUILD_PATH}): run 'deno task build'`);
     }
     const bios = readGuestFile(path, "corevm firmware");
     const files = firmwarePolicyFiles({
