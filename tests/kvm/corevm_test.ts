@@ -36,16 +36,29 @@ Deno.test("corevm with nothing to boot prints No bootable device (exit 2 on -t)"
   assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
 });
 
-async function bootSectorDisk(): Promise<string> {
-  const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-mbr-", suffix: ".img" });
-  await Deno.writeFile(path, tscBootSectorDisk());
-  return path;
+/** Writes `bytes` to a temporary file (`name`: `mbr.img`, `emu.iso`, …), runs `use` on its
+ * path and removes the file however `use` ends. */
+async function withImage<T>(
+  bytes: Uint8Array,
+  name: string,
+  use: (path: string) => Promise<T>,
+): Promise<T> {
+  const dot = name.lastIndexOf(".");
+  const path = await Deno.makeTempFile({
+    prefix: `vmctl-corevm-${name.slice(0, dot)}-`,
+    suffix: name.slice(dot),
+  });
+  try {
+    await Deno.writeFile(path, bytes);
+    return await use(path);
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
 }
 
 /** Boots the boot sector disk; returns the guest's TSC at its first instruction. */
-async function bootSector(bios: string, diskArg: (disk: string) => string): Promise<bigint> {
-  const disk = await bootSectorDisk();
-  try {
+function bootSector(bios: string, diskArg: (disk: string) => string): Promise<bigint> {
+  return withImage(tscBootSectorDisk(), "mbr.img", async (disk) => {
     const run = await new Vmctl(["-b", bios, "-r", "128", "-t", "30", "-d", diskArg(disk)])
       .finish();
     assert.ok(!run.hung, describe(run));
@@ -54,9 +67,7 @@ async function bootSector(bios: string, diskArg: (disk: string) => string): Prom
     assert.ok(marker !== null, `no boot sector marker\n${describe(run)}`);
     assert.equal(marker[2], "80", `the boot disk is not drive 0x80\n${describe(run)}`);
     return BigInt(`0x${marker[1]}`);
-  } finally {
-    await Deno.remove(disk).catch(() => {});
-  }
+  });
 }
 
 Deno.test("corevm boots an MBR boot sector from an AHCI disk and an IDE disk with DL=0x80", async () => {
@@ -65,9 +76,8 @@ Deno.test("corevm boots an MBR boot sector from an AHCI disk and an IDE disk wit
 });
 
 Deno.test("corevm follows the boot order: disk first by default (CMOS), the CD first with --boot-order cd", async () => {
-  const disk = await bootSectorDisk();
   const iso = Deno.env.get("VMCTL_TEST_ISOLINUX_ISO") ?? await testIsolinuxIso("poweroff");
-  try {
+  await withImage(tscBootSectorDisk(), "mbr.img", async (disk) => {
     const base = ["-b", "corevm", "-r", "256", "-d", disk, "-i", iso];
     const byDefault = await new Vmctl([...base, "-t", "30"]).finish();
     assert.equal(byDefault.code, 0, describe(byDefault));
@@ -81,9 +91,7 @@ Deno.test("corevm follows the boot order: disk first by default (CMOS), the CD f
     assert.ok(started, describe(run));
     assert.match(run.stdout, /corevm: booting from DVD\/CD \(AHCI port 1\)/, describe(run));
     assert.doesNotMatch(run.stdout, TSC_BOOT_SECTOR_MARKER, describe(run));
-  } finally {
-    await Deno.remove(disk).catch(() => {});
-  }
+  });
 });
 
 /**
@@ -108,17 +116,13 @@ const SERVICES_SECTOR_HEX =
   "3230200049313220004931312000493133343120004931333038200045383031200049313538382000493130" +
   "30462000493136303120005449434b5320";
 
-async function servicesRun(bios: string): Promise<string[]> {
-  const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-svc-", suffix: ".img" });
-  try {
-    await Deno.writeFile(path, bootSectorImage(SERVICES_SECTOR_HEX));
+function servicesRun(bios: string): Promise<string[]> {
+  return withImage(bootSectorImage(SERVICES_SECTOR_HEX), "svc.img", async (path) => {
     const run = await new Vmctl(["-b", bios, "-r", "128", "-t", "30", "-d", path]).finish();
     assert.equal(run.code, 0, describe(run));
     return run.stdout.split(/\r?\n|(?=E820 )/).map((line) => line.trim())
       .filter((line) => /^(E820|I1|E801|TICKS)/.test(line));
-  } finally {
-    await Deno.remove(path).catch(() => {});
-  }
+  });
 }
 
 Deno.test("corevm's BIOS services answer a boot sector as expected, and as SeaBIOS does", async () => {
@@ -230,15 +234,11 @@ for (
   ] as const
 ) {
   Deno.test(`corevm boots an El Torito ${media}-emulation CD through INT 13h on the image`, async () => {
-    const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-emu-", suffix: ".iso" });
-    try {
-      await Deno.writeFile(path, emulationIso(media));
+    await withImage(emulationIso(media), "emu.iso", async (path) => {
       const run = await new Vmctl(["-b", "corevm", "-r", "128", "-t", "30", "-i", path]).finish();
       assert.equal(run.code, 0, describe(run));
       assert.ok(run.stdout.includes(expected), `no "${expected}"\n${describe(run)}`);
-    } finally {
-      await Deno.remove(path).catch(() => {});
-    }
+    });
   });
 }
 
@@ -252,9 +252,7 @@ const KEYS_SECTOR_HEX =
   "58e2ecc34b4559532d52454144590a00204b45593d000a";
 
 Deno.test("corevm turns COM1 input into INT 16h keystrokes (a headless prompt can be answered)", async () => {
-  const path = await Deno.makeTempFile({ prefix: "vmctl-corevm-keys-", suffix: ".img" });
-  try {
-    await Deno.writeFile(path, bootSectorImage(KEYS_SECTOR_HEX));
+  await withImage(bootSectorImage(KEYS_SECTOR_HEX), "keys.img", async (path) => {
     const vmctl = new Vmctl(["-b", "corevm", "-r", "128", "-t", "30", "-d", path], { stdin: true });
     const ready = await vmctl.waitForStdout((out) => out.includes("KEYS-READY"), 20_000);
     if (ready) await vmctl.type("a\r");
@@ -263,7 +261,5 @@ Deno.test("corevm turns COM1 input into INT 16h keystrokes (a headless prompt ca
     assert.equal(run.code, 0, describe(run));
     // "a" with the A key's scan code (1Eh), then Enter (1Ch, CR).
     assert.match(run.stdout, /KEYS-READY\r?\n KEY=1E61 KEY=1C0D/, describe(run));
-  } finally {
-    await Deno.remove(path).catch(() => {});
-  }
+  });
 });
