@@ -45,17 +45,23 @@ interface Contender {
   argv: (media: Media) => string[];
 }
 
-const QEMU_COMMON = [
-  ...["-enable-kvm", "-cpu", "host", "-m", RAM_MIB, "-nodefaults", "-no-user-config"],
-  ...["-display", "none", "-serial", "stdio", "-no-reboot"],
-];
+/** QEMU/KVM as lean as its defaults allow, up to the media. */
+function qemuArgs(machine: string): string[] {
+  return [
+    ...["qemu-system-x86_64", "-M", machine, "-enable-kvm", "-cpu", "host", "-m", RAM_MIB],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"],
+  ];
+}
+
+/** `vmctl run` with the benchmark's RAM, up to the options that differ. */
+const VMCTL_RUN = [Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB];
 
 /** QEMU/KVM with the given machine type, as lean as its defaults allow. */
 function qemu(machine: string): Contender {
   return {
     name: `qemu -M ${machine}`,
     argv: ({ kernel, initrd }) => [
-      ...["qemu-system-x86_64", "-M", machine, ...QEMU_COMMON],
+      ...qemuArgs(machine),
       ...["-kernel", kernel, "-initrd", initrd, "-append", CMDLINE],
     ],
   };
@@ -66,7 +72,8 @@ function vmctl(name: string, extra: string[]): Contender {
   return {
     name,
     argv: ({ kernel, initrd }) => [
-      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, ...extra],
+      ...VMCTL_RUN,
+      ...extra,
       ...["--kernel", kernel, "--initrd", initrd, "--append", CMDLINE, "-t", "300"],
     ],
   };
@@ -91,7 +98,8 @@ function vmctlCd(name: string, extra: string[]): Contender {
   return {
     name,
     argv: ({ iso }) => [
-      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, ...extra],
+      ...VMCTL_RUN,
+      ...extra,
       ...["-i", iso, "-t", "300"],
     ],
   };
@@ -104,12 +112,13 @@ const CD_CONTENDERS: Contender[] = [
   vmctlCd("vmctl corevm ide", ["-b", "corevm", "--ide-cdrom"]),
   {
     name: "qemu pc ide",
-    argv: ({ iso }) => ["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-cdrom", iso],
+    argv: ({ iso }) => [...qemuArgs("pc"), "-cdrom", iso],
   },
   {
     name: "qemu pc ahci",
     argv: ({ iso }) => [
-      ...["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-device", "ahci,id=sata"],
+      ...qemuArgs("pc"),
+      ...["-device", "ahci,id=sata"],
       ...["-drive", `file=${iso},if=none,id=cd0,media=cdrom,readonly=on`],
       ...["-device", "ide-cd,drive=cd0,bus=sata.0", "-boot", "d"],
     ],
@@ -128,7 +137,8 @@ function vmctlBootSector(bios: string): Contender {
   return {
     name: `vmctl ${bios}`,
     argv: ({ bootDisk }) => [
-      ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", RAM_MIB, "-b", bios],
+      ...VMCTL_RUN,
+      ...["-b", bios],
       ...["-d", `${bootDisk},ro`, "-t", "300"],
     ],
   };
@@ -140,7 +150,8 @@ const BOOT_SECTOR_CONTENDERS: Contender[] = [
   {
     name: "qemu pc seabios",
     argv: ({ bootDisk }) => [
-      ...["qemu-system-x86_64", "-M", "pc", ...QEMU_COMMON, "-device", "ahci,id=sata"],
+      ...qemuArgs("pc"),
+      ...["-device", "ahci,id=sata"],
       ...["-drive", `file=${bootDisk},if=none,id=disk0,format=raw,snapshot=on`],
       ...["-device", "ide-hd,drive=disk0,bus=sata.0"],
     ],
