@@ -35,7 +35,8 @@ export function wrapAsBzImage(code: Uint8Array): Uint8Array {
   return image;
 }
 
-async function run(command: string, args: string[]): Promise<void> {
+/** Runs a build tool; its stderr becomes the error when it fails. */
+export async function run(command: string, args: string[]): Promise<void> {
   const output = await new Deno.Command(command, { args, stderr: "piped", stdout: "piped" })
     .output();
   if (!output.success) {
@@ -45,21 +46,41 @@ async function run(command: string, args: string[]): Promise<void> {
   }
 }
 
-/** Assembles tests/guests/NAME.S into flat binary code, cached by the source's hash (the test
- * runner warms the cache on the host: Zig is slow to start inside the nested box). */
-export async function assembleGuest(name: string): Promise<Uint8Array> {
+/**
+ * What `build` makes of tests/guests/NAME.S (given the source's path and a scratch folder), cached
+ * by the source's hash in ~/.cache/vmctl/images as `PREFIX-NAME-HASH.bin` (the test runner warms
+ * the cache on the host: Zig is slow to start inside the nested box).
+ */
+export async function cachedGuestBuild(
+  name: string,
+  prefix: string,
+  build: (source: string, work: string) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
   const source = new URL(`./${name}.S`, import.meta.url).pathname;
   const text = await Deno.readFile(source);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", text));
   const hash = Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
-  const cached = join(cacheDir(), "images", `guest-${name}-${hash}.bin`);
+  const cached = join(cacheDir(), "images", `${prefix}-${name}-${hash}.bin`);
   try {
     return await Deno.readFile(cached);
   } catch {
     // Not built yet.
   }
-  const work = await Deno.makeTempDir({ prefix: "vmctl-guest-" });
+  const work = await Deno.makeTempDir({ prefix: `vmctl-${prefix}-` });
   try {
+    const code = await build(source, work);
+    await Deno.mkdir(dirname(cached), { recursive: true });
+    await Deno.writeFile(`${cached}.${Deno.pid}`, code);
+    await Deno.rename(`${cached}.${Deno.pid}`, cached);
+    return code;
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** Assembles tests/guests/NAME.S into flat 64-bit binary code, cached (see cachedGuestBuild). */
+export function assembleGuest(name: string): Promise<Uint8Array> {
+  return cachedGuestBuild(name, "guest", async (source, work) => {
     await run("zig", [
       "cc",
       "-target",
@@ -70,14 +91,8 @@ export async function assembleGuest(name: string): Promise<Uint8Array> {
       `${work}/g.o`,
     ]);
     await run("zig", ["objcopy", "-O", "binary", `${work}/g.o`, `${work}/g.bin`]);
-    const code = await Deno.readFile(`${work}/g.bin`);
-    await Deno.mkdir(dirname(cached), { recursive: true });
-    await Deno.writeFile(`${cached}.${Deno.pid}`, code);
-    await Deno.rename(`${cached}.${Deno.pid}`, cached);
-    return code;
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
+    return await Deno.readFile(`${work}/g.bin`);
+  });
 }
 
 /** How the hostile guest ends: hang, power off (ACPI S5), i8042 reset, 0xCF9 reset, triple
