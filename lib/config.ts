@@ -4,6 +4,7 @@
  * @module
  */
 import { UserError } from "./errors.ts";
+import type { VgaKind } from "./machine.ts";
 
 /** Everything `vmctl run` needs to know, checked. */
 export interface RunConfig {
@@ -29,6 +30,16 @@ export interface RunConfig {
   cache: CacheMode;
   /** Boot devices in order (`--boot-order`), for the firmware. */
   bootOrder?: BootDevice[];
+  /** Show the guest's screen live in the terminal (`-g`). */
+  graphics: boolean;
+  /** A PNG of the screen written when the VM stops (`--screenshot`). */
+  screenshot?: string;
+  /** Where the guest's COM1 output goes instead of stdout (`--serial`). */
+  serialFile?: string;
+  /** The display adapter (`--vga`). */
+  vga: VgaKind;
+  /** Video memory in MiB (`--vram`). */
+  vramMib: number;
 }
 
 export type CacheMode = "writeback" | "writethrough" | "none";
@@ -49,6 +60,8 @@ export type Command =
 
 export const DEFAULT_RAM_MIB = 256;
 export const MIN_RAM_MIB = 16;
+export const DEFAULT_VRAM_MIB = 16;
+const MAX_VRAM_MIB = 256;
 
 type OptionSpec = { names: string[]; value?: string; help: string; repeatable?: boolean };
 
@@ -86,7 +99,31 @@ const RUN_OPTIONS: OptionSpec[] = [
     help: "stop the guest after SECS seconds (exit code 2)",
   },
   { names: ["--no-reboot"], help: "exit 0 when the guest reboots instead of restarting it" },
-  { names: ["-s", "--screen"], help: "print the VGA text screen on stdout when the VM stops" },
+  {
+    names: ["-s", "--screen"],
+    help: "print the screen on stdout when the VM stops (text, or ASCII art of graphics)",
+  },
+  {
+    names: ["--screenshot"],
+    value: "FILE",
+    help: "write the screen as a PNG to FILE when the VM stops; SIGUSR1 writes FILE-N.png",
+  },
+  {
+    names: ["-g", "--graphics"],
+    help: "show the guest's screen live in the terminal; serial output then goes to --serial " +
+      "FILE or is dropped",
+  },
+  { names: ["--serial"], value: "FILE", help: "write the guest's COM1 output to FILE" },
+  {
+    names: ["--vga"],
+    value: "KIND",
+    help: "display adapter: std (Bochs VBE, default), vmware (VMware SVGA II), none",
+  },
+  {
+    names: ["--vram"],
+    value: "MB",
+    help: `video memory in MiB, a power of two from 1 to 256 (default ${DEFAULT_VRAM_MIB})`,
+  },
   { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
   { names: ["-v", "--verbose"], help: "diagnostics on stderr (debug port 0x402, unclaimed I/O)" },
   { names: ["-h", "--help"], help: "show this help" },
@@ -201,6 +238,15 @@ function parseRun(args: string[]): Command {
   if (flags.has("--ide-cdrom") && !values.has("--cdrom")) {
     throw new UserError("--ide-cdrom moves the CD-ROM to IDE: give an ISO with -i FILE");
   }
+  const vga = parseVga(values.get("--vga"));
+  const graphics = flags.has("--graphics");
+  const screenshot = nonEmpty(values.get("--screenshot"), "--screenshot");
+  if (vga === "none" && (graphics || screenshot !== undefined)) {
+    throw new UserError(
+      `${graphics ? "-g" : "--screenshot"} shows the guest's screen, but --vga none gives it ` +
+        "none: drop --vga none",
+    );
+  }
   return {
     kind: "run",
     config: {
@@ -220,6 +266,11 @@ function parseRun(args: string[]): Command {
       screenDump: flags.has("--screen"),
       verbose: flags.has("--verbose"),
       kvmDevice: Deno.env.get("VMCTL_KVM_DEVICE") || "/dev/kvm",
+      graphics,
+      screenshot,
+      serialFile: nonEmpty(values.get("--serial"), "--serial"),
+      vga,
+      vramMib: parseVram(values.get("--vram")),
     },
   };
 }
@@ -232,6 +283,27 @@ function parseRam(text: string | undefined): number {
   const mib = Number(text);
   if (mib < MIN_RAM_MIB) {
     throw new UserError(`-r ${text}: guest RAM must be at least ${MIN_RAM_MIB} MiB`);
+  }
+  return mib;
+}
+
+const VGA_KINDS: VgaKind[] = ["std", "vmware", "none"];
+
+function parseVga(text: string | undefined): VgaKind {
+  if (text === undefined) return "std";
+  if (!(VGA_KINDS as string[]).includes(text)) {
+    throw new UserError(`--vga ${text}: the display adapter is one of ${VGA_KINDS.join(", ")}`);
+  }
+  return text as VgaKind;
+}
+
+function parseVram(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_VRAM_MIB;
+  const mib = Number(text);
+  if (!/^\d+$/.test(text) || mib < 1 || mib > MAX_VRAM_MIB || (mib & (mib - 1)) !== 0) {
+    throw new UserError(
+      `--vram ${text}: video memory is a power of two from 1 to ${MAX_VRAM_MIB} MiB, e.g. --vram 16`,
+    );
   }
   return mib;
 }

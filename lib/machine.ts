@@ -39,13 +39,40 @@ export type BootSpec =
     linux?: LinuxGuest;
   };
 
+/** The display adapter at 00:02.0: none, the Bochs/QEMU standard VGA, or VMware SVGA II. */
+export type VgaKind = "none" | "std" | "vmware";
+
+const VGA_KINDS: Record<VgaKind, number> = { none: 0, std: 1, vmware: 2 };
+
 /** What to build: sizes and the guest to load. */
 export interface MachineSpec {
   kvmDevice: string;
   ramMib: number;
   cpus: number;
+  vga: VgaKind;
+  vramMib: number;
   boot: BootSpec;
 }
+
+/** One rendered frame of the guest's screen: packed R, G, B bytes, rows top to bottom. */
+export interface ScreenFrame {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+  /** Drawn from a text mode (then {@linkcode Machine.screenText} has the same in characters). */
+  textMode: boolean;
+}
+
+/** The text screen as cells of 12 bytes: the character's Unicode code point (u32, little
+ * endian), foreground R, G, B, background R, G, B, flags (bit 0: the cursor is here), padding. */
+export interface TextScreen {
+  columns: number;
+  rows: number;
+  cells: Uint8Array;
+}
+
+/** Bytes per cell of {@linkcode TextScreen}. */
+export const TEXT_CELL_BYTES = 12;
 
 const encoder = new TextEncoder();
 
@@ -54,6 +81,7 @@ export class Machine {
   readonly native: Native;
   readonly handle: Deno.PointerObject;
   readonly cpus: number;
+  #frameBuffer = new Uint8Array(720 * 400 * 3);
 
   private constructor(native: Native, handle: Deno.PointerObject, cpus: number) {
     this.native = native;
@@ -65,7 +93,14 @@ export class Machine {
   static create(native: Native, spec: MachineSpec, images: OpenImage[] = []): Machine {
     const out = new BigUint64Array(1);
     const path = encoder.encode(`${spec.kvmDevice}\0`);
-    const status = native.vmctl_vm_create(path, spec.ramMib, spec.cpus, out);
+    const status = native.vmctl_vm_create(
+      path,
+      spec.ramMib,
+      spec.cpus,
+      VGA_KINDS[spec.vga],
+      spec.vramMib,
+      out,
+    );
     if (status !== Status.Ok) throw createError(status, spec, nativeErrorMessage(native));
     const handle = Deno.UnsafePointer.create(out[0]);
     if (handle === null) throw new Error("vmctl_vm_create returned ok without a VM");
@@ -177,6 +212,46 @@ export class Machine {
       this.native.vmctl_vm_text_screen(this.handle, buffer, BigInt(buffer.length)),
     );
     return new TextDecoder().decode(buffer.subarray(0, length));
+  }
+
+  /** Changes whenever the screen may have changed (cheap: no rendering). */
+  screenGeneration(): bigint {
+    return this.native.vmctl_vm_screen_generation(this.handle);
+  }
+
+  /** The guest's screen now, at its own resolution; undefined without a display. */
+  screenFrame(): ScreenFrame | undefined {
+    const info = new Uint32Array(3);
+    for (;;) {
+      const status = this.native.vmctl_vm_screen_render(
+        this.handle,
+        this.#frameBuffer,
+        BigInt(this.#frameBuffer.length),
+        info,
+      );
+      if (status === Status.BufferTooSmall) {
+        this.#frameBuffer = new Uint8Array(info[0] * info[1] * 3);
+        continue;
+      }
+      if (status !== Status.Ok) return undefined;
+      const [width, height, textMode] = info;
+      return {
+        width,
+        height,
+        textMode: textMode !== 0,
+        rgb: this.#frameBuffer.slice(0, width * height * 3),
+      };
+    }
+  }
+
+  /** The text screen's cells with their colours; undefined in graphics modes or without a display. */
+  screenText(): TextScreen | undefined {
+    const size = new Uint32Array(2);
+    const cells = new Uint8Array(TEXT_CELL_BYTES * 132 * 60);
+    const status = this.native.vmctl_vm_screen_text(this.handle, cells, BigInt(cells.length), size);
+    if (status !== Status.Ok) return undefined;
+    const [columns, rows] = size;
+    return { columns, rows, cells: cells.slice(0, columns * rows * TEXT_CELL_BYTES) };
   }
 
   /** Guest port/MMIO accesses no device claimed. */

@@ -7,13 +7,14 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
   vmctl_abi_version: { parameters: [], result: "u32" },
-  // (const char *kvm_path, uint32_t ram_mib, uint32_t cpu_count, Vm **out_vm) -> Status
-  vmctl_vm_create: { parameters: ["buffer", "u32", "u32", "buffer"], result: "i32" },
+  // (const char *kvm_path, uint32_t ram_mib, uint32_t cpu_count, uint32_t vga, uint32_t vram_mib,
+  //  Vm **out_vm) -> Status; vga: 0 none, 1 std, 2 vmware
+  vmctl_vm_create: { parameters: ["buffer", "u32", "u32", "u32", "u32", "buffer"], result: "i32" },
   // (Vm *vm)
   vmctl_vm_destroy: { parameters: ["pointer"], result: "void" },
   // (Vm *vm, const u8 *kernel, size_t, const u8 *initrd, size_t, const u8 *cmdline, size_t) -> Status
@@ -60,6 +61,16 @@ export const SYMBOLS = {
   vmctl_vcpu_get_sregs: { parameters: ["pointer", "u32", "buffer"], result: "i32" },
   // (Vm *vm, u8 *out, size_t len) -> length written
   vmctl_vm_text_screen: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
+  // (Vm *vm, u8 *rgb, size_t len, ScreenInfo *info) -> Status; info: width, height, text_mode (u32 each)
+  vmctl_vm_screen_render: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  // (Vm *vm, u8 *cells, size_t len, uint32_t *columns_rows) -> Status; 12 bytes a cell
+  vmctl_vm_screen_text: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  // (Vm *vm) -> a number that changes whenever the screen may have changed
+  vmctl_vm_screen_generation: { parameters: ["pointer"], result: "u64" },
+  // (const char *path) -> fd, or -errno: a file for guest serial output (--serial)
+  vmctl_output_open: { parameters: ["buffer"], result: "i32" },
+  // (int fd)
+  vmctl_output_close: { parameters: ["i32"], result: "void" },
   // (Vm *vm) -> count
   vmctl_vm_unclaimed_accesses: { parameters: ["pointer"], result: "u64" },
   // (char *buffer, size_t len) -> length written
@@ -96,6 +107,10 @@ export enum Status {
   ImageLockUnsupported = 22,
   ImageDirectIoUnsupported = 23,
   ImageFailed = 24,
+  /** The machine has no display (`--vga none`), or it shows no text mode now. */
+  NoDisplay = 25,
+  /** The caller's buffer is too small; the info says how much is needed. */
+  BufferTooSmall = 26,
 }
 
 /** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */

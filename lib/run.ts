@@ -17,9 +17,13 @@ import {
   requireFile,
 } from "./firmware.ts";
 import { type BootSpec, type GuestFile, Machine, type MachineSpec } from "./machine.ts";
-import { loadNative } from "./native.ts";
+import { loadNative, type Native } from "./native.ts";
 import { checkImageFile, closeImages, type DriveSpec, openImages, planDrives } from "./storage.ts";
 import { formatRegisters } from "./registers.ts";
+import { checkScreenshotPath, screenshotPath } from "./png.ts";
+import { requireTerminal, TerminalDisplay } from "./display.ts";
+import { asciiArt } from "./terminal_screen.ts";
+import { Screen } from "./screen.ts";
 
 const STDOUT_FD = 1;
 const STDERR_FD = 2;
@@ -35,20 +39,40 @@ export async function run(config: RunConfig): Promise<number> {
     kvmDevice: config.kvmDevice,
     ramMib: config.ramMib,
     cpus: 1,
+    vga: config.vga,
+    vramMib: config.vramMib,
     boot: bootSpec(config, drives),
   };
   checkHostMemory(config.ramMib);
+  if (config.screenshot !== undefined) checkScreenshotPath(config.screenshot);
+  if (config.graphics) requireTerminal();
   const native = loadNative();
+  const serialFd = openSerialOutput(native, config);
   // Opened (and locked) once for the whole run: a guest reset keeps its disks.
-  const images = openImages(native, drives, config.cache);
+  let images;
+  try {
+    images = openImages(native, drives, config.cache);
+  } catch (error) {
+    closeSerialOutput(native, serialFd);
+    throw error;
+  }
 
   const started = performance.now();
   const stop = new StopSwitch();
   const console = new Console(() => stop.stop({ kind: "quit" }));
+  const screen = new Screen();
+  const display = config.graphics ? new TerminalDisplay() : undefined;
+  let shots = 0;
   const onSigint = () => stop.stop({ kind: "signal", signal: "SIGINT" });
   const onSigterm = () => stop.stop({ kind: "signal", signal: "SIGTERM" });
+  const onSigusr1 = () => {
+    if (config.screenshot === undefined) return;
+    const path = screenshotPath(config.screenshot, ++shots);
+    screen.saveShot(path).catch((error) => say(`cannot write ${path}: ${error.message}`));
+  };
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
+  Deno.addSignalListener("SIGUSR1", onSigusr1);
   const timer = config.timeoutSeconds === undefined ? undefined : setTimeout(
     () => stop.stop({ kind: "timeout", seconds: config.timeoutSeconds! }),
     config.timeoutSeconds * 1000,
@@ -60,15 +84,29 @@ export async function run(config: RunConfig): Promise<number> {
     while (true) {
       const machine = Machine.create(native, spec, images);
       boots++;
-      machine.setOutput(STDOUT_FD, config.verbose ? STDERR_FD : -1);
+      machine.setOutput(serialFd, config.verbose ? STDERR_FD : -1);
       stop.machine = machine;
       console.target = machine;
-      if (boots === 1) console.start();
+      screen.machine = machine;
+      if (boots === 1) {
+        console.start();
+        display?.start(screen);
+      }
       exit = await runUntilExit(machine, stop);
       console.target = undefined;
       stop.machine = undefined;
       const restarting = exit.kind === "reset" && !config.noReboot;
-      if (config.screenDump && !restarting) writeAllSync(Deno.stdout, encode(machine.textScreen()));
+      if (!restarting) {
+        // The last frame, whichever way the run ended: a timed-out boot leaves its picture.
+        display?.stop();
+        if (config.screenshot !== undefined) {
+          await screen.saveShot(config.screenshot).catch((error) =>
+            say(`cannot write ${config.screenshot}: ${error.message}`)
+          );
+        }
+        if (config.screenDump) writeAllSync(Deno.stdout, encode(screenDump(machine)));
+      }
+      screen.machine = undefined;
       if (config.showRegs) Deno.stderr.writeSync(encode(formatRegisters(machine.registers(0))));
       if (config.verbose) {
         say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
@@ -81,15 +119,54 @@ export async function run(config: RunConfig): Promise<number> {
       break;
     }
   } finally {
+    display?.stop();
     closeImages(native, images);
+    closeSerialOutput(native, serialFd);
     console.stop();
     clearTimeout(timer);
     Deno.removeSignalListener("SIGINT", onSigint);
     Deno.removeSignalListener("SIGTERM", onSigterm);
+    Deno.removeSignalListener("SIGUSR1", onSigusr1);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   return report(exit, seconds, boots);
 }
+
+const ERRNO_WORDS: Record<number, string> = {
+  2: "no such folder",
+  13: "permission denied",
+  20: "a part of the path is not a folder",
+  21: "it is a folder",
+  30: "read-only file system",
+};
+
+/** Where guest serial output goes: stdout, `--serial FILE`, or nowhere under `-g`. */
+function openSerialOutput(native: Native, config: RunConfig): number {
+  if (config.serialFile === undefined) return config.graphics ? -1 : STDOUT_FD;
+  const fd = native.vmctl_output_open(encode(`${config.serialFile}\0`));
+  if (fd < 0) {
+    const why = ERRNO_WORDS[-fd] ?? `errno ${-fd}`;
+    throw new UserError(
+      `cannot write the serial output to ${config.serialFile} (${why}): check the path ` +
+        `and its folder's permissions`,
+    );
+  }
+  return fd;
+}
+
+function closeSerialOutput(native: Native, fd: number): void {
+  if (fd > STDERR_FD) native.vmctl_output_close(fd);
+}
+
+/** What `-s` prints: the text screen, or an ASCII-art rendering of a graphics mode. */
+function screenDump(machine: Machine): string {
+  if (machine.screenText() !== undefined) return machine.textScreen();
+  const frame = machine.screenFrame();
+  return frame === undefined ? "" : asciiArt(frame, 80);
+}
+
+/** SeaVGABIOS's build for each adapter (Debian's seabios package has both). */
+const VGA_BIOS = { std: "vgabios-stdvga.bin", vmware: "vgabios-vmware.bin" } as const;
 
 /** Reads every file the boot needs, so a missing one is reported before any VM exists. */
 function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
@@ -122,7 +199,7 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
     romDirs = [config.bios.replace(/\/[^/]*$/, "") || ".", ...romDirs];
   }
   // Without a VGA BIOS the machine still boots; SeaBIOS then uses COM1 as its only screen.
-  const vgaRomPath = findFile("vgabios-stdvga.bin", romDirs);
+  const vgaRomPath = config.vga === "none" ? undefined : findFile(VGA_BIOS[config.vga], romDirs);
   const vgaRom = vgaRomPath === undefined ? undefined : readGuestFile(vgaRomPath, "VGA BIOS");
   const files = firmwarePolicyFiles({
     linuxLoader: linux !== undefined,

@@ -38,6 +38,17 @@ pub const UserspaceMemoryRegion = extern struct {
     userspace_addr: u64,
 };
 
+/// KVM_MEM_LOG_DIRTY_PAGES: KVM records which pages of the slot the guest writes.
+pub const mem_log_dirty_pages: u32 = 1 << 0;
+
+/// KVM_GET_DIRTY_LOG: the slot's dirty-page bitmap (one bit a page, in u64 words), cleared as
+/// it is read.
+pub const DirtyLog = extern struct {
+    slot: u32,
+    padding: u32 = 0,
+    dirty_bitmap: u64,
+};
+
 pub const PitConfig = extern struct {
     flags: u32 = 0,
     pad: [15]u32 = [_]u32{0} ** 15,
@@ -183,6 +194,7 @@ pub const ioctl = struct {
     pub const get_supported_cpuid = iowr(0x05, CpuidHeader);
     // VM ioctls.
     pub const create_vcpu = io(0x41);
+    pub const get_dirty_log = iow(0x42, DirtyLog);
     pub const set_user_memory_region = iow(0x46, UserspaceMemoryRegion);
     pub const set_tss_addr = io(0x47);
     pub const set_identity_map_addr = iow(0x48, u64);
@@ -243,6 +255,7 @@ pub const Run = extern struct {
 
 comptime {
     std.debug.assert(@sizeOf(UserspaceMemoryRegion) == 32);
+    std.debug.assert(@sizeOf(DirtyLog) == 16);
     std.debug.assert(@sizeOf(Msi) == 32);
     std.debug.assert(@sizeOf(PitConfig) == 64);
     std.debug.assert(@sizeOf(Regs) == 144);

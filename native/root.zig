@@ -5,9 +5,10 @@ const kvm = @import("kvm.zig");
 const vm_mod = @import("vm.zig");
 const Vm = vm_mod.Vm;
 const block = @import("block.zig");
+const screen = @import("screen.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -35,21 +36,30 @@ pub const Status = enum(c_int) {
     image_lock_unsupported = 22,
     image_direct_io_unsupported = 23,
     image_failed = 24,
+    no_display = 25,
+    buffer_too_small = 26,
 };
 
 export fn vmctl_abi_version() u32 {
     return abi_version;
 }
 
-/// Creates a VM with `ram_mib` MiB of RAM and `cpu_count` vCPUs; on success *out_vm holds it.
-export fn vmctl_vm_create(kvm_path: [*:0]const u8, ram_mib: u32, cpu_count: u32, out_vm: *?*Vm) Status {
+/// Creates a VM with `ram_mib` MiB of RAM, `cpu_count` vCPUs and display adapter `vga` (0 none,
+/// 1 std VGA, 2 VMware SVGA II) with `vram_mib` MiB of video memory (a power of two, 1 to 256);
+/// on success *out_vm holds it.
+export fn vmctl_vm_create(kvm_path: [*:0]const u8, ram_mib: u32, cpu_count: u32, vga: u32, vram_mib: u32, out_vm: *?*Vm) Status {
     out_vm.* = null;
     const ram_bytes = @as(u64, ram_mib) << 20;
     if (ram_bytes < vm_mod.min_ram_bytes or cpu_count < 1 or cpu_count > vm_mod.max_vcpus) {
         vm_mod.ErrorMessage.set("invalid VM size: {d} MiB, {d} vCPUs", .{ ram_mib, cpu_count });
         return .invalid_argument;
     }
-    const vm = vm_mod.create(kvm_path, ram_bytes, cpu_count) catch |err| return switch (err) {
+    const vram_bytes = @as(u64, vram_mib) << 20;
+    if (vga > 2 or !std.math.isPowerOfTwo(@max(vram_bytes, 1)) or vram_bytes < vm_mod.min_vram_bytes or vram_bytes > vm_mod.max_vram_bytes) {
+        vm_mod.ErrorMessage.set("invalid display: adapter {d}, {d} MiB of video memory", .{ vga, vram_mib });
+        return .invalid_argument;
+    }
+    const vm = vm_mod.create(kvm_path, ram_bytes, cpu_count, @enumFromInt(vga), @intCast(vram_bytes)) catch |err| return switch (err) {
         error.KvmMissing => .kvm_missing,
         error.KvmPermission => .kvm_permission,
         error.KvmNotKvm => .kvm_not_kvm,
@@ -126,8 +136,9 @@ export fn vmctl_vm_add_firmware_file(vm: *Vm, name_ptr: [*]const u8, name_len: u
     return .ok;
 }
 
-/// Gives the VGA its BIOS (an option ROM such as vgabios-stdvga.bin).
+/// Gives the display adapter its BIOS (an option ROM such as vgabios-stdvga.bin).
 export fn vmctl_vm_set_vga_rom(vm: *Vm, rom_ptr: [*]const u8, rom_len: usize) Status {
+    if (vm.vga_kind == .none) return .no_display;
     vm_mod.setVgaRom(vm, rom_ptr[0..rom_len]) catch |err| return firmwareStatus(err);
     return .ok;
 }
@@ -226,7 +237,59 @@ export fn vmctl_vcpu_get_sregs(vm: *Vm, index: u32, out: *kvm.Sregs) Status {
 
 /// The VGA text screen as UTF-8 lines (at most 60 rows of 132 columns fit in 24 KiB).
 export fn vmctl_vm_text_screen(vm: *Vm, out: [*]u8, len: usize) usize {
-    return vm_mod.textScreen(vm, out[0..len]);
+    return screen.textLines(vm, out[0..len]);
+}
+
+/// What vmctl_vm_screen_render drew (or, with buffer_too_small, would draw).
+const ScreenInfo = extern struct { width: u32, height: u32, text_mode: u32 };
+
+/// Renders the guest's screen into `rgb` (packed R, G, B rows); `info` gets its size. With
+/// buffer_too_small nothing is drawn and `info` says what size is needed.
+export fn vmctl_vm_screen_render(vm: *Vm, rgb: [*]u8, len: usize, info: *ScreenInfo) Status {
+    var needed: @import("devices/display.zig").Frame = undefined;
+    info.* = .{ .width = 0, .height = 0, .text_mode = 0 };
+    const frame = screen.renderFrame(vm, rgb[0..len], &needed) catch |err| {
+        if (err == error.BufferTooSmall) info.* = .{ .width = needed.width, .height = needed.height, .text_mode = @intFromBool(needed.text_mode) };
+        return screenStatus(err);
+    };
+    info.* = .{ .width = frame.width, .height = frame.height, .text_mode = @intFromBool(frame.text_mode) };
+    return .ok;
+}
+
+/// The text screen as cells (screen.text_cell_bytes each, row-major) into `cells`;
+/// `size` gets columns and rows. no_display in graphics modes.
+export fn vmctl_vm_screen_text(vm: *Vm, cells: [*]u8, len: usize, size: *[2]u32) Status {
+    size.* = .{ 0, 0 };
+    const text = screen.textCells(vm, cells[0..len]) catch |err| return screenStatus(err);
+    size.* = .{ text.columns, text.rows };
+    return .ok;
+}
+
+fn screenStatus(err: screen.Error) Status {
+    return switch (err) {
+        error.NoDisplay => .no_display,
+        error.BufferTooSmall => .buffer_too_small,
+    };
+}
+
+/// A number that changes whenever the screen may have changed; cheap while it does not.
+export fn vmctl_vm_screen_generation(vm: *Vm) u64 {
+    return screen.generation(vm);
+}
+
+/// Opens (creates or truncates) a file for guest serial output: returns the fd, or -errno.
+export fn vmctl_output_open(path: [*:0]const u8) i32 {
+    const flags = std.os.linux.O{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true };
+    const rc = std.os.linux.open(path, flags, 0o644);
+    return switch (std.os.linux.E.init(rc)) {
+        .SUCCESS => @intCast(rc),
+        else => |errno| -@as(i32, @intFromEnum(errno)),
+    };
+}
+
+/// Closes a file from vmctl_output_open.
+export fn vmctl_output_close(fd: i32) void {
+    std.posix.close(fd);
 }
 
 /// Guest accesses to ports and MMIO that no device claimed, for diagnostics.
@@ -260,6 +323,11 @@ test {
     _ = @import("devices/piix.zig");
     _ = @import("devices/fw_cfg.zig");
     _ = @import("devices/vga.zig");
+    _ = @import("devices/vga_memory.zig");
+    _ = @import("devices/vga_render.zig");
+    _ = @import("devices/display.zig");
+    _ = @import("devices/vmware_svga.zig");
+    _ = @import("screen.zig");
     _ = @import("devices/ata.zig");
     _ = @import("devices/ide.zig");
     _ = @import("devices/ahci.zig");

@@ -26,6 +26,9 @@ const ahci_mod = @import("devices/ahci.zig");
 const Ahci = ahci_mod.Ahci;
 const block = @import("block.zig");
 const Vga = vga_mod.Vga;
+const vga_memory = @import("devices/vga_memory.zig");
+const svga_mod = @import("devices/vmware_svga.zig");
+const Svga = svga_mod.Svga;
 const piix = @import("devices/piix.zig");
 const linux_boot = @import("boot/linux.zig");
 const acpi = @import("boot/acpi.zig");
@@ -107,13 +110,30 @@ const port_map = [_]PortRange{
 /// accesses there go to it, everything else in 0xCF8-0xCFF to the PCI bus.
 const reset_control_offset = platform.reset_control.base - platform.pci_config.base;
 
-/// KVM memory slots.
-const Slot = struct {
-    const low_ram: u32 = 0;
-    const high_ram: u32 = 1;
-    const vram: u32 = 2;
-    const firmware: u32 = 3;
+/// KVM memory slots. Low RAM is two slots around the legacy VGA window (0xA0000-0xBFFFF), which
+/// the VGA serves: as MMIO, or through `legacy_window` where plain memory behaves like the chip.
+pub const Slot = struct {
+    pub const low_ram: u32 = 0;
+    pub const high_ram: u32 = 1;
+    pub const vram: u32 = 2;
+    pub const firmware: u32 = 3;
+    pub const low_ram_upper: u32 = 4;
+    pub const legacy_window: u32 = 5;
+    pub const svga_fifo: u32 = 6;
 };
+
+pub const legacy_window_base: u32 = vga_memory.window_base;
+pub const legacy_window_bytes: u32 = vga_memory.window_bytes;
+const legacy_window_end: u32 = legacy_window_base + legacy_window_bytes;
+
+/// Which display adapter the machine has (`--vga`).
+pub const VgaKind = enum(u32) { none = 0, std = 1, vmware = 2 };
+
+/// Video memory sizes `--vram` accepts: a power of two, 1 MiB to 256 MiB.
+pub const min_vram_bytes: u32 = 1 << 20;
+pub const max_vram_bytes: u32 = 256 << 20;
+/// The VMware SVGA's command FIFO (BAR2).
+const svga_fifo_bytes: u32 = 256 << 10;
 
 comptime {
     // A DMA batch from the controllers fits one vectored image request.
@@ -178,9 +198,23 @@ pub const Vm = struct {
     ahci_function: pci.Function,
     power_management: pci.Function,
     vga_function: pci.Function,
-    /// The VGA's video memory, mapped into the guest wherever its BAR 0 points while enabled.
+    vga_kind: VgaKind,
+    /// The VMware SVGA II (`--vga vmware`); its VGA core is `vga`, sharing the video memory.
+    svga: Svga,
+    /// The SVGA's FIFO memory, mapped into the guest at its BAR 2 while enabled.
+    svga_fifo: []align(page_size) u8,
+    svga_fifo_guest_address: ?u32 = null,
+    /// The video memory, mapped into the guest wherever the display's framebuffer BAR points
+    /// while enabled (BAR 0 of the std VGA, BAR 1 of the SVGA).
     vram: []align(page_size) u8,
     vram_guest_address: ?u32 = null,
+    /// Whether `Slot.legacy_window` is registered (the VGA's `WindowMapping` is not `.mmio`).
+    window_mapped: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
+    /// Screen changes found in KVM's dirty log, part of `screen.generation`.
+    screen_writes: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+    /// KVM_GET_DIRTY_LOG's bitmap for the largest slot looked at (256 MiB of video memory);
+    /// only the thread asking for the screen's generation uses it.
+    dirty_bitmap: [max_vram_bytes / page_size / 64]u64 = undefined,
     /// The firmware image's read-only host copy, mapped just below 4 GiB (firmware boot only).
     firmware_image: ?[]align(page_size) u8 = null,
 
@@ -190,6 +224,8 @@ pub const Vm = struct {
 
     serial_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
     debug_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
+    /// Set when KVM refused the legacy window's slot; `create` fails on it, later guests go slow.
+    window_register_failed: bool = false,
     /// Guest accesses that no device claimed: counted, answered with all-ones, never trusted.
     unclaimed_port_accesses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
     unclaimed_mmio_accesses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
@@ -197,10 +233,11 @@ pub const Vm = struct {
 
 pub const CreateError = error{ KvmMissing, KvmPermission, KvmNotKvm, KvmApiMismatch, KvmFailed, OutOfMemory };
 
-pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateError!*Vm {
+pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32, vga_kind: VgaKind, vram_bytes: u32) CreateError!*Vm {
     std.debug.assert(ram_bytes >= min_ram_bytes);
     std.debug.assert(ram_bytes % page_size == 0);
     std.debug.assert(cpu_count >= 1 and cpu_count <= max_vcpus);
+    std.debug.assert(std.math.isPowerOfTwo(vram_bytes) and vram_bytes >= min_vram_bytes and vram_bytes <= max_vram_bytes);
     installKickSignalHandler();
 
     const kvm_fd = try openKvm(kvm_path);
@@ -221,23 +258,17 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
     };
     errdefer posix.munmap(mapping);
     const memory = GuestMemory.init(mapping);
-    try registerMemory(vm_fd, Slot.low_ram, 0, memory.host[0..@intCast(memory.low_size)]);
+    std.debug.assert(memory.low_size > legacy_window_end);
+    try registerMemory(vm_fd, Slot.low_ram, 0, memory.host[0..legacy_window_base]);
+    try registerMemory(vm_fd, Slot.low_ram_upper, legacy_window_end, memory.host[legacy_window_end..@intCast(memory.low_size)]);
     if (memory.high_size > 0) {
         try registerMemory(vm_fd, Slot.high_ram, platform.memory.high_ram_start, memory.host[@intCast(memory.low_size)..]);
     }
 
-    const vram = posix.mmap(
-        null,
-        platform.pci.vga_vram_bytes,
-        posix.PROT.READ | posix.PROT.WRITE,
-        .{ .TYPE = .SHARED, .ANONYMOUS = true, .NORESERVE = true },
-        -1,
-        0,
-    ) catch {
-        ErrorMessage.set("cannot map {d} MiB of video memory", .{platform.pci.vga_vram_bytes >> 20});
-        return error.OutOfMemory;
-    };
+    const vram = try mapDeviceMemory(vram_bytes, "video memory");
     errdefer posix.munmap(vram);
+    const svga_fifo = try mapDeviceMemory(svga_fifo_bytes, "SVGA FIFO memory");
+    errdefer posix.munmap(svga_fifo);
 
     const vm = std.heap.page_allocator.create(Vm) catch {
         ErrorMessage.set("out of memory for the VM state", .{});
@@ -272,10 +303,18 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32) CreateErr
         .ahci_function = undefined,
         .power_management = undefined,
         .vga_function = undefined,
+        .vga_kind = vga_kind,
+        .svga = undefined,
+        .svga_fifo = svga_fifo,
         .vram = vram,
     };
     initDevices(vm);
     initPciBus(vm);
+    if (vga_kind != .none) {
+        // Tells windowChanged the initial mapping, which registers the legacy window's slot.
+        vm.vga.attachMemory(vram, memory.host[legacy_window_base..legacy_window_end], .{ .context = vm, .changedFn = windowChanged });
+        if (vm.window_register_failed) return error.KvmFailed;
+    }
     errdefer destroyVcpus(vm);
     for (0..cpu_count) |index| try createVcpu(vm, @intCast(index));
     // QEMU's pc defaults, which SeaBIOS reads from CMOS: boot order "cad" and the CPU count.
@@ -297,11 +336,20 @@ fn runTimers(vm: *Vm) void {
     const min_sleep_ns: u64 = 50 * std.time.ns_per_us;
     while (vm.timer_running.load(.acquire)) {
         vm.cmos.poll();
+        if (vm.vga_kind == .vmware) vm.svga.poll();
         const now = hostMonotonicNs();
         const next = vm.cmos.nextEventNs() orelse now + max_sleep_ns;
         const sleep_ns = if (next > now) @min(next - now, max_sleep_ns) else 0;
         std.time.sleep(@max(sleep_ns, min_sleep_ns));
     }
+}
+
+/// Video or FIFO memory: shared, so that KVM's dirty log and the host's renderer see one copy.
+fn mapDeviceMemory(bytes: u32, comptime what: []const u8) CreateError![]align(page_size) u8 {
+    return posix.mmap(null, bytes, posix.PROT.READ | posix.PROT.WRITE, .{ .TYPE = .SHARED, .ANONYMOUS = true, .NORESERVE = true }, -1, 0) catch {
+        ErrorMessage.set("cannot map {d} KiB of " ++ what, .{bytes >> 10});
+        return error.OutOfMemory;
+    };
 }
 
 /// Guest RAM: private anonymous memory on a 2 MiB boundary, with transparent huge pages asked
@@ -333,6 +381,7 @@ pub fn destroy(vm: *Vm) void {
     posix.close(vm.vm_fd);
     posix.munmap(vm.memory_mapping);
     posix.munmap(vm.vram);
+    posix.munmap(vm.svga_fifo);
     if (vm.firmware_image) |image| posix.munmap(image);
     vm.firmware_storage.deinit();
     posix.close(vm.kvm_fd);
@@ -410,7 +459,8 @@ fn initDevices(vm: *Vm) void {
     vm.post_code = PostCode.init();
     vm.debug_console = DebugConsole.init(debug_sink);
     vm.fw_cfg = FwCfg.init(vm.memory.dma());
-    vm.vga = Vga.init(platform.pci.vga_vram_bytes);
+    vm.vga = Vga.init(@intCast(vm.vram.len));
+    vm.svga = Svga.init(vm.vram, vm.svga_fifo, .{ .context = vm, .setLevelFn = setSvgaIntx });
     vm.ide = Ide.init(.{ irqLine(vm, platform.ide_primary.irq.?), irqLine(vm, platform.ide_secondary.irq.?) }, vm.memory.dma());
     vm.ahci = Ahci.init(vm.memory.dma(), .{ .context = vm, .setLevelFn = setAhciIntx, .msiFn = signalMsi });
 }
@@ -429,6 +479,11 @@ fn setAhciIntx(context: ?*anyopaque, level: bool) void {
     vm.pci_bus.setIntx(&vm.ahci_function, level);
 }
 
+fn setSvgaIntx(context: ?*anyopaque, level: bool) void {
+    const vm: *Vm = @ptrCast(@alignCast(context.?));
+    vm.pci_bus.setIntx(&vm.vga_function, level);
+}
+
 fn initPciBus(vm: *Vm) void {
     const layout = platform.pci;
     vm.pci_bus = pci.Bus.init(
@@ -443,13 +498,24 @@ fn initPciBus(vm: *Vm) void {
     ahci_mod.addMsiCapability(&vm.ahci_function);
     vm.ahci_function.handler = vm.ahci.pciHandler();
     vm.power_management = piix.initPowerManagement(platform.acpi_pm.base, platform.sci_irq);
-    vm.vga_function = pci.Function.init(.{
-        .vendor_id = layout.vga_vendor_id,
-        .device_id = layout.vga_device_id,
-        .class_code = 0x030000,
-    });
-    vm.vga_function.setBar(0, .memory32_prefetchable, layout.vga_vram_bytes);
-    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.ide_function, &vm.power_management, &vm.vga_function, &vm.ahci_function }) |function| {
+    const vram_bytes: u32 = @intCast(vm.vram.len);
+    switch (vm.vga_kind) {
+        .none, .std => {
+            vm.vga_function = pci.Function.init(.{
+                .vendor_id = layout.vga_vendor_id,
+                .device_id = layout.vga_device_id,
+                .class_code = 0x030000,
+                .subsystem_vendor_id = layout.subsystem_vendor_id,
+                .subsystem_id = layout.subsystem_id,
+            });
+            vm.vga_function.setBar(0, .memory32_prefetchable, vram_bytes);
+        },
+        .vmware => {
+            vm.vga_function = svga_mod.initPciFunction(vram_bytes, svga_fifo_bytes);
+            vm.vga_function.handler = vm.svga.pciHandler();
+        },
+    }
+    for ([_]*pci.Function{ &vm.host_bridge, &vm.isa_bridge, &vm.ide_function, &vm.power_management, &vm.ahci_function }) |function| {
         function.put16(pci.Config.subsystem_vendor_id, layout.subsystem_vendor_id);
         function.put16(pci.Config.subsystem_id, layout.subsystem_id);
     }
@@ -457,34 +523,72 @@ fn initPciBus(vm: *Vm) void {
     vm.pci_bus.attach(layout.piix_slot, layout.isa_bridge_function, &vm.isa_bridge);
     vm.pci_bus.attach(layout.piix_slot, layout.ide_function, &vm.ide_function);
     vm.pci_bus.attach(layout.piix_slot, layout.power_management_function, &vm.power_management);
-    vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
+    if (vm.vga_kind != .none) vm.pci_bus.attach(layout.vga_slot, 0, &vm.vga_function);
     vm.pci_bus.attach(layout.ahci_slot, 0, &vm.ahci_function);
     vm.pci_bus.setRouter(&vm.isa_bridge);
     vm.ide.connect(&vm.ide_function);
     vm.ahci.connect(&vm.ahci_function);
+    if (vm.vga_kind == .vmware) vm.svga.connect(&vm.vga_function);
 }
 
 fn setPciIrq(context: ?*anyopaque, irq: u8, level: bool) void {
     setIrqLine(context, irq, level);
 }
 
-/// A function's BARs moved or were switched on or off. Only the VGA's video memory is RAM-backed;
-/// everything else is decoded on each access by the bus.
+/// A function's BARs moved or were switched on or off. Only the display's video memory (and the
+/// SVGA's FIFO) is RAM-backed; everything else is decoded on each access by the bus.
 fn remapPciFunction(context: ?*anyopaque, function: *pci.Function) void {
     const vm: *Vm = @ptrCast(@alignCast(context.?));
     if (function != &vm.vga_function) return;
-    const wanted = function.barAddress(0);
-    if (wanted == vm.vram_guest_address) return;
-    if (vm.vram_guest_address != null) {
-        registerMemory(vm.vm_fd, Slot.vram, 0, vm.vram[0..0]) catch {};
-        vm.vram_guest_address = null;
+    switch (vm.vga_kind) {
+        .none => {},
+        .std => remapBar(vm, Slot.vram, vm.vram, function.barAddress(0), &vm.vram_guest_address),
+        .vmware => {
+            remapBar(vm, Slot.vram, vm.vram, function.barAddress(svga_mod.vram_bar), &vm.vram_guest_address);
+            remapBar(vm, Slot.svga_fifo, vm.svga_fifo, function.barAddress(svga_mod.fifo_bar), &vm.svga_fifo_guest_address);
+        },
+    }
+}
+
+/// Moves memory slot `slot` (backed by `host`) to `wanted`, or removes it for null. The video
+/// memory's slot logs dirty pages, for `screen.generation`.
+fn remapBar(vm: *Vm, slot: u32, host: []u8, wanted: ?u32, current: *?u32) void {
+    if (wanted == current.*) return;
+    if (current.* != null) {
+        registerMemory(vm.vm_fd, slot, 0, host[0..0]) catch {};
+        current.* = null;
     }
     const address = wanted orelse return;
     // A BAR over RAM or the APIC/firmware area is the guest's mistake: leave it unmapped.
-    const end = @as(u64, address) + vm.vram.len;
+    const end = @as(u64, address) + host.len;
     if (address < vm.memory.low_size or end > platform.memory.pci_mmio_end) return;
-    registerMemory(vm.vm_fd, Slot.vram, address, vm.vram) catch return;
-    vm.vram_guest_address = address;
+    const flags: u32 = if (slot == Slot.vram) kvm.mem_log_dirty_pages else 0;
+    registerMemoryWithFlags(vm.vm_fd, slot, address, host, flags) catch return;
+    current.* = address;
+}
+
+/// The VGA's legacy window changed how it wants to be served (called with the VGA's mutex held):
+/// drop the old slot, map the new memory, or leave the window to MMIO exits. Between the two
+/// ioctls other vCPUs take MMIO exits, which wait for the VGA's mutex and then see the new state.
+fn windowChanged(context: *anyopaque, mapping: vga_mod.WindowMapping) void {
+    const vm: *Vm = @ptrCast(@alignCast(context));
+    if (vm.window_mapped.load(.acquire)) {
+        registerMemory(vm.vm_fd, Slot.legacy_window, 0, vm.vram[0..0]) catch {};
+        vm.window_mapped.store(false, .release);
+    }
+    const gpa: u32, const host: []u8 = switch (mapping) {
+        .mmio => return,
+        .text => |text| .{ text.gpa, vm.memory.host[text.gpa..][0..text.len] },
+        .vram => |window| .{ window.gpa, vm.vram[window.vram_offset..][0..window.len] },
+    };
+    std.debug.assert(gpa >= legacy_window_base and gpa + host.len <= legacy_window_end);
+    registerMemoryWithFlags(vm.vm_fd, Slot.legacy_window, gpa, host, kvm.mem_log_dirty_pages) catch {
+        // The window stays MMIO, which serves every access correctly, only slower.
+        vm.window_register_failed = true;
+        return;
+    };
+    vm.window_mapped.store(true, .release);
+    _ = vm.screen_writes.fetchAdd(1, .monotonic);
 }
 
 fn irqLine(vm: *Vm, irq: u8) device.IrqLine {
@@ -653,17 +757,6 @@ pub fn loadLinux(vm: *Vm, kernel_image: []const u8, initrd: []const u8, cmdline:
     // The boot protocol: boot_params in RSI/ESI, interrupts off, the rest zero.
     var regs = kvm.Regs{ .rip = entry.rip, .rsi = entry.boot_params, .rflags = 0x2 };
     _ = try kvmCall(fd, kvm.ioctl.set_regs, @intFromPtr(&regs), "KVM_SET_REGS");
-}
-
-/// The VGA text screen as UTF-8 lines into `out`; returns the length (0 in graphics modes).
-/// The text lives in guest RAM (0xA0000-0xBFFFF is RAM here), so this reads it from there.
-pub fn textScreen(vm: *Vm, out: []u8) usize {
-    const geometry = vm.vga.textGeometry();
-    if (!geometry.text_mode or geometry.vbe_enabled) return 0;
-    const text = vm.memory.slice(geometry.memory_address, vga_mod.text_memory_bytes) orelse return 0;
-    var stream = std.io.fixedBufferStream(out);
-    vga_mod.renderText(geometry, text, stream.writer()) catch {};
-    return stream.pos;
 }
 
 pub const DriveKind = enum(u32) { disk = 0, cdrom = 1 };
@@ -869,6 +962,7 @@ pub fn addFirmwareFile(vm: *Vm, name: []const u8, bytes: []const u8) FirmwareErr
 /// The VGA BIOS: the VGA function's expansion ROM, and the same bytes as fw_cfg file
 /// "pciVVVV,DDDD.rom", where SeaBIOS looks first (reading a ROM BAR costs an exit per access).
 pub fn setVgaRom(vm: *Vm, rom: []const u8) FirmwareError!void {
+    std.debug.assert(vm.vga_kind != .none);
     if (rom.len < 512 or rom.len > 1 << 20 or rom[0] != 0x55 or rom[1] != 0xAA) {
         ErrorMessage.set("the VGA BIOS is not an option ROM (no 55 AA signature, or not 512 B to 1 MiB)", .{});
         return error.FirmwareSize;
@@ -876,7 +970,9 @@ pub fn setVgaRom(vm: *Vm, rom: []const u8) FirmwareError!void {
     const copy = vm.firmware_storage.allocator().dupe(u8, rom) catch return error.OutOfMemory;
     vm.vga_function.setRom(copy);
     var name_buffer: [32]u8 = undefined;
-    const name = std.fmt.bufPrint(&name_buffer, "pci{x:0>4},{x:0>4}.rom", .{ platform.pci.vga_vendor_id, platform.pci.vga_device_id }) catch unreachable;
+    const vendor_id = vm.vga_function.get16(pci.Config.vendor_id);
+    const device_id = vm.vga_function.get16(pci.Config.device_id);
+    const name = std.fmt.bufPrint(&name_buffer, "pci{x:0>4},{x:0>4}.rom", .{ vendor_id, device_id }) catch unreachable;
     _ = vm.fw_cfg.addFile(name, copy) catch |err| {
         ErrorMessage.set("cannot add the VGA BIOS: {s}", .{@errorName(err)});
         return error.FirmwareItems;
@@ -1013,9 +1109,11 @@ fn handlePortIo(vm: *Vm, vcpu: *Vcpu) void {
     }
 }
 
-fn findPortDevice(port: u16) ?struct { device: Device, offset: u16 } {
+/// The device at `port`; without a display (`--vga none`) nothing answers the VGA's ports.
+fn findPortDevice(vm: *const Vm, port: u16) ?struct { device: Device, offset: u16 } {
     for (port_map) |range| {
         if (port >= range.base and port - range.base < range.len) {
+            if (vm.vga_kind == .none and (range.device == .vga or range.device == .vga_dispi)) return null;
             return .{ .device = range.device, .offset = port - range.base };
         }
     }
@@ -1023,7 +1121,7 @@ fn findPortDevice(port: u16) ?struct { device: Device, offset: u16 } {
 }
 
 fn portRead(vm: *Vm, port: u16, data: []u8) void {
-    const found = findPortDevice(port) orelse {
+    const found = findPortDevice(vm, port) orelse {
         if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.readBar(hit, data);
         _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
         @memset(data, 0xFF);
@@ -1051,7 +1149,7 @@ fn portRead(vm: *Vm, port: u16, data: []u8) void {
 }
 
 fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
-    const found = findPortDevice(port) orelse {
+    const found = findPortDevice(vm, port) orelse {
         if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.writeBar(hit, data);
         _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
         return;
@@ -1092,7 +1190,12 @@ fn handleMmio(vm: *Vm, run: *volatile kvm.Run) void {
     if (is_write) {
         for (data, 0..) |*byte, i| byte.* = mmio.data[i];
     }
-    if (vm.pci_bus.findMemory(mmio.phys_addr)) |hit| {
+    if (vm.vga_kind != .none and mmio.phys_addr >= legacy_window_base and mmio.phys_addr < legacy_window_end) {
+        // The VGA window wherever it is not mapped memory now; `readMemory` refuses accesses
+        // that run past its end.
+        const offset: u32 = @intCast(mmio.phys_addr - legacy_window_base);
+        if (is_write) vm.vga.writeMemory(offset, data) else vm.vga.readMemory(offset, data);
+    } else if (vm.pci_bus.findMemory(mmio.phys_addr)) |hit| {
         if (is_write) pci.Bus.writeBar(hit, data) else pci.Bus.readBar(hit, data);
     } else if (is_write and inFirmwareImage(vm, mmio.phys_addr)) {
         // Writes to the read-only firmware image are dropped, as a flash chip would.

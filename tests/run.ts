@@ -15,6 +15,8 @@
  */
 
 import { assembleGuest } from "./guests/flat_kernel.ts";
+import { assembleBootSector } from "./guests/boot_sector.ts";
+import { displayInitramfs } from "../tools/display_guest.ts";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boxInitramfs, deathExcerpt, kvmMode, runInBoxOrDirect } from "../tools/box.ts";
@@ -288,9 +290,11 @@ async function kvmStep(scratch: string, only: string[]): Promise<StepResult> {
       VMCTL_TEST_GRUB_ISO: await grubRescueIso("shell"),
       VMCTL_TEST_MBR_DISK: await mbrDiskImage("poweroff"),
       VMCTL_TEST_HYBRID_ISO: await isolinuxHybridIso("poweroff"),
+      VMCTL_TEST_DISPLAY_INITRD: await displayInitramfs(),
     };
     if (mode === "box") await boxInitramfs();
     await assembleGuest("hostile");
+    await assembleBootSector("vga_draw");
   } catch (error) {
     const missed = await declaredTestsIn(files);
     step.failed += missed;
@@ -407,11 +411,16 @@ async function main(): Promise<number> {
     step.facts.unshift(seconds(performance.now() - stepStarted));
     steps.push(step);
   };
+  // `--kvm-only PATTERN…` skips the first three steps, for working on one KVM test file.
+  const kvmOnly = Deno.args[0] === "--kvm-only";
+  const patterns = kvmOnly ? Deno.args.slice(1) : Deno.args;
   try {
-    await guarded("style checks", styleStep);
-    await guarded("zig build test", zigStep);
-    await guarded("deno unit tests", () => unitStep(scratch));
-    await guarded("KVM tests", () => kvmStep(scratch, Deno.args));
+    if (!kvmOnly) {
+      await guarded("style checks", styleStep);
+      await guarded("zig build test", zigStep);
+      await guarded("deno unit tests", () => unitStep(scratch));
+    }
+    await guarded("KVM tests", () => kvmStep(scratch, patterns));
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }

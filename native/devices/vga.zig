@@ -1,11 +1,14 @@
-//! The VGA of QEMU's "std" adapter (PCI 1234:1111), registers only: the IBM VGA register file at
-//! 0x3B0-0x3DF and the Bochs VBE "dispi" extension at 0x1CE/0x1CF, which is what Debian's
-//! vgabios-stdvga.bin programs. The legacy memory window (0xA0000-0xBFFFF) is plain guest RAM in
-//! vmctl, so planes, latches, write modes and scan-out are not emulated; the register state is kept
-//! complete for a renderer to come. What works today is text: `textGeometry` says where the
-//! characters are and how the screen is laid out, and `renderText` turns them into UTF-8 lines.
+//! The VGA of QEMU's "std" adapter (PCI 1234:1111): the IBM VGA register file at 0x3B0-0x3DF, the
+//! Bochs VBE "dispi" extension at 0x1CE/0x1CF (what Debian's vgabios-stdvga.bin programs), and the
+//! legacy memory window 0xA0000-0xBFFFF onto the video memory (the PCI BAR): planes, latches,
+//! write and read modes per byte in vga_memory.zig, the window's decoding, locking and the choice
+//! of how the VM serves the window here. Where plain memory answers every access exactly
+//! (`windowMapping`: odd/even text, chain-4 256-colour, a VBE bank) the VM maps memory instead of
+//! trapping; in text modes that memory is a shadow in guest RAM, kept coherent with the planes on
+//! every mapping change. `cp437Codepoint` names the character a text cell's byte shows.
 const std = @import("std");
 const assert = std.debug.assert;
+const vga_memory = @import("vga_memory.zig");
 
 /// The legacy register file: 0x3B0-0x3BF (monochrome), 0x3C0-0x3CF, 0x3D0-0x3DF (colour).
 pub const legacy_port_base: u16 = 0x3B0;
@@ -14,49 +17,34 @@ pub const legacy_port_count: u16 = 0x30;
 pub const dispi_port_base: u16 = 0x1CE;
 pub const dispi_port_count: u16 = 2;
 
-/// How much text memory a dump reads: the 32 KiB CPU window at 0xB8000 (colour text modes).
-pub const text_memory_bytes: u32 = 32 << 10;
-/// Bounds on what a dump shows, whatever the guest programs.
+/// Bounds on the text screen a dump shows (vga_render.textCells), whatever the guest programs.
 pub const max_text_columns: u16 = 132;
 pub const max_text_rows: u16 = 60;
 
-/// What the host needs to dump the text screen, derived from the CRTC, graphics controller,
-/// attribute controller and dispi registers. Addresses count character cells (two bytes each:
-/// character, then attribute) from the start of the text memory window.
-pub const TextGeometry = struct {
-    /// Characters per row: CRTC horizontal display end + 1, at most `max_text_columns`.
-    columns: u16,
-    /// Displayed scan lines divided by the character height, at most `max_text_rows`.
-    rows: u16,
-    /// Cells from the start of one row to the start of the next: the CRTC offset register × 2.
-    row_stride: u16,
-    /// The first displayed cell (CRTC start address, registers 0x0C/0x0D).
-    start_address: u16,
-    /// The cell under the cursor (CRTC registers 0x0E/0x0F).
-    cursor_address: u16,
-    /// Cursor enabled (CRTC 0x0A bit 5 clear) with a start scan line not below its end line.
-    cursor_visible: bool,
-    /// Guest-physical address of the window the CPU writes the characters through (graphics
-    /// controller memory map select): 0xB8000 for colour text, 0xB0000 for monochrome.
-    memory_address: u32,
-    /// Alphanumeric mode: graphics controller misc bit 0 and attribute mode control bit 0 clear,
-    /// and no VBE mode enabled.
-    text_mode: bool,
-    /// A Bochs VBE (dispi) graphics mode is enabled; the screen is then not text.
-    vbe_enabled: bool,
+/// How the VM serves the legacy window 0xA0000-0xBFFFF: where plain memory gives every CPU
+/// access exactly what the chip would, it is mapped into the guest and accesses cost no exits.
+pub const WindowMapping = union(enum) {
+    /// Every access traps into `readMemory`/`writeMemory` (planar modes, font loading, any write
+    /// mode but plain replace).
+    mmio,
+    /// Guest RAM at `gpa` (the same address in `legacy_ram`) holds the odd/even text window as
+    /// the CPU sees it: byte a is plane a & 1, offset a >> 1. `absorbTextShadow` brings it back
+    /// into the planes.
+    text: struct { gpa: u32, len: u32 },
+    /// Video memory from byte `vram_offset` on is mapped at `gpa`: chain 4, or a VBE bank.
+    vram: struct { gpa: u32, vram_offset: u32, len: u32 },
 
-    pub const CellPosition = struct { row: u16, column: u16 };
-
-    /// Where the cursor is on screen, or null if it is hidden or outside the displayed cells.
-    pub fn cursorPosition(self: TextGeometry) ?CellPosition {
-        if (!self.cursor_visible or self.row_stride == 0) return null;
-        const cells_in_window = text_memory_bytes / 2;
-        const distance = @as(u32, self.cursor_address -% self.start_address) % cells_in_window;
-        const row = distance / self.row_stride;
-        const column = distance % self.row_stride;
-        if (row >= self.rows or column >= self.columns) return null;
-        return .{ .row = @intCast(row), .column = @intCast(column) };
+    /// Same kind, same addresses and lengths.
+    pub fn eql(a: WindowMapping, b: WindowMapping) bool {
+        return std.meta.eql(a, b);
     }
+};
+
+/// Told about every change of `Vga.windowMapping()` once memory is attached, with the VGA's mutex
+/// held: it must only swap the VM's memory slots, never call back into the VGA.
+pub const WindowListener = struct {
+    context: *anyopaque,
+    changedFn: *const fn (context: *anyopaque, mapping: WindowMapping) void,
 };
 
 pub const Vga = struct {
@@ -128,8 +116,21 @@ pub const Vga = struct {
     vbe_x_offset: u16 = 0,
     vbe_y_offset: u16 = 0,
 
-    /// Accesses with a width or offset that fits no register (saturating).
+    /// Accesses with a width or offset that fits no register or window byte (saturating).
     bad_accesses: u32 = 0,
+
+    /// The video memory (the PCI BAR's memory, at least `vram_bytes`) and the guest RAM behind
+    /// 0xA0000-0xBFFFF, both empty until `attachMemory`.
+    vram: []u8 = &.{},
+    legacy_ram: []u8 = &.{},
+    listener: ?WindowListener = null,
+    /// The mapping the VM was last told about (`.mmio` until memory is attached).
+    window: WindowMapping = .mmio,
+    /// The graphics controller's four 8-bit latches, loaded by every read of the window.
+    latches: [vga_memory.plane_count]u8 = .{ 0, 0, 0, 0 },
+    /// Changes (wrapping) on every register write and every window write that reaches the
+    /// device, so that the host can skip re-rendering an unchanged screen.
+    display_generation: u64 = 0,
 
     const sequencer_count = 5;
     const graphics_count = 9;
@@ -202,34 +203,25 @@ pub const Vga = struct {
     const dac_6bit_mask: u8 = 0x3F;
 
     const Crtc = struct {
-        const horizontal_display_end: u8 = 0x01;
         const overflow: u8 = 0x07;
-        const max_scan_line: u8 = 0x09;
-        const cursor_start: u8 = 0x0A;
-        const cursor_end: u8 = 0x0B;
-        const start_address_high: u8 = 0x0C;
-        const start_address_low: u8 = 0x0D;
-        const cursor_location_high: u8 = 0x0E;
-        const cursor_location_low: u8 = 0x0F;
         const vertical_retrace_end: u8 = 0x11;
-        const vertical_display_end: u8 = 0x12;
-        const offset: u8 = 0x13;
         /// Registers 0-7 are write-protected while bit 7 of vertical retrace end is set.
         const last_protected: u8 = 0x07;
     };
     const crtc_protect: u8 = 0x80;
     const overflow_line_compare_8: u8 = 0x10;
-    const overflow_display_end_8: u8 = 0x02;
-    const overflow_display_end_9: u8 = 0x40;
-    const max_scan_line_double: u8 = 0x80;
-    const max_scan_line_height: u8 = 0x1F;
-    const cursor_disable: u8 = 0x20;
-    const cursor_line: u8 = 0x1F;
 
+    const sequencer_map_mask: u8 = 0x02;
+    const sequencer_memory_mode: u8 = 0x04;
+    const graphics_set_reset: u8 = 0x00;
+    const graphics_enable_set_reset: u8 = 0x01;
+    const graphics_color_compare: u8 = 0x02;
+    const graphics_data_rotate: u8 = 0x03;
+    const graphics_read_map_select: u8 = 0x04;
+    const graphics_mode: u8 = 0x05;
     const graphics_misc: u8 = 0x06;
-    const graphics_misc_graphics: u8 = 0x01;
-    const attribute_mode_control: u8 = 0x10;
-    const attribute_mode_graphics: u8 = 0x01;
+    const graphics_color_dont_care: u8 = 0x07;
+    const graphics_bit_mask: u8 = 0x08;
 
     const Dispi = struct {
         const id: u16 = 0x0;
@@ -310,6 +302,8 @@ pub const Vga = struct {
             return;
         }
         for (data, 0..) |byte, i| self.writePort(legacy_port_base + offset + @as(u16, @intCast(i)), byte);
+        self.display_generation +%= 1;
+        self.updateWindow();
     }
 
     /// A 16-bit access to the dispi index (offset 0) or data (offset 1) port.
@@ -333,45 +327,185 @@ pub const Vga = struct {
             return;
         }
         const value = std.mem.readInt(u16, data[0..2], .little);
+        const was_enabled = self.vbeEnabled();
         if (offset == 0) self.dispi_index = value else self.writeDispiRegister(self.dispi_index, value);
+        self.display_generation +%= 1;
+        // The legacy window goes back to the planes first, so that the clear below is final.
+        self.updateWindow();
+        if (!was_enabled and self.vbeEnabled() and self.vbe_enable & enable_noclearmem == 0) self.clearFrame();
     }
 
-    /// The text screen as the registers describe it, clamped so that no guest setting makes a
-    /// dump read more than `max_text_columns` × `max_text_rows` cells.
-    pub fn textGeometry(self: *Vga) TextGeometry {
+    /// Gives the device its memory: `vram` (the PCI BAR's memory, a power of two of at least
+    /// `vram_bytes`) and `legacy_ram`, the 128 KiB of guest RAM behind 0xA0000-0xBFFFF that the VM
+    /// maps for `.text`. Fills the shadow if the registers call for it, then tells `listener` the
+    /// initial mapping (a fresh device holds mode 3: `.text` at 0xB8000).
+    pub fn attachMemory(self: *Vga, vram: []u8, legacy_ram: []u8, listener: WindowListener) void {
+        assert(std.math.isPowerOfTwo(vram.len));
+        assert(vram.len >= self.vram_bytes and vram.len >= vga_memory.planar_bytes);
+        assert(legacy_ram.len == vga_memory.window_bytes);
         self.mutex.lock();
         defer self.mutex.unlock();
-        const crtc = &self.crtc;
-        const columns = @as(u16, crtc[Crtc.horizontal_display_end]) + 1;
-        const overflow = crtc[Crtc.overflow];
-        var display_end: u16 = crtc[Crtc.vertical_display_end];
-        if (overflow & overflow_display_end_8 != 0) display_end |= 0x100;
-        if (overflow & overflow_display_end_9 != 0) display_end |= 0x200;
-        var scan_lines = display_end + 1;
-        if (crtc[Crtc.max_scan_line] & max_scan_line_double != 0) scan_lines /= 2;
-        const char_height = @as(u16, crtc[Crtc.max_scan_line] & max_scan_line_height) + 1;
-        const cursor_start = crtc[Crtc.cursor_start];
-        const cursor_end = crtc[Crtc.cursor_end];
-        const vbe_enabled = self.vbe_enable & enable_enabled != 0;
-        const alphanumeric = self.graphics[graphics_misc] & graphics_misc_graphics == 0 and
-            self.attribute[attribute_mode_control] & attribute_mode_graphics == 0;
-        const memory_map: u2 = @truncate(self.graphics[graphics_misc] >> 2);
-        return .{
-            .columns = @min(columns, max_text_columns),
-            .rows = @min(scan_lines / char_height, max_text_rows),
-            .row_stride = @as(u16, crtc[Crtc.offset]) * 2,
-            .start_address = @as(u16, crtc[Crtc.start_address_high]) << 8 | crtc[Crtc.start_address_low],
-            .cursor_address = @as(u16, crtc[Crtc.cursor_location_high]) << 8 | crtc[Crtc.cursor_location_low],
-            .cursor_visible = cursor_start & cursor_disable == 0 and
-                cursor_start & cursor_line <= cursor_end & cursor_line,
-            .memory_address = switch (memory_map) {
-                0, 1 => 0xA0000,
-                2 => 0xB0000,
-                3 => 0xB8000,
-            },
-            .text_mode = alphanumeric and !vbe_enabled,
-            .vbe_enabled = vbe_enabled,
+        assert(self.listener == null);
+        self.vram = vram;
+        self.legacy_ram = legacy_ram;
+        self.listener = listener;
+        const mapping = self.windowMapping();
+        if (mapping == .text) vga_memory.planesToShadow(self.vram, self.textShadow(mapping));
+        self.window = mapping;
+        listener.changedFn(listener.context, mapping);
+    }
+
+    /// A CPU read of 1 to 8 bytes at 0xA0000 + `offset` (consecutive bytes, little-endian);
+    /// bytes outside the window the registers select read 0xFF, as does everything before
+    /// `attachMemory`. Accesses of another length or past 0xBFFFF read 0xFF and are counted.
+    pub fn readMemory(self: *Vga, offset: u32, data: []u8) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (!memoryAccessFits(offset, data.len)) {
+            @memset(data, 0xFF);
+            self.bad_accesses +|= 1;
+            return;
+        }
+        for (data, 0..) |*byte, i| byte.* = self.readMemoryByte(offset + @as(u32, @intCast(i)));
+    }
+
+    /// A CPU write of 1 to 8 bytes at 0xA0000 + `offset`, as `readMemory` decodes them; bytes
+    /// outside the window are dropped.
+    pub fn writeMemory(self: *Vga, offset: u32, data: []const u8) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (!memoryAccessFits(offset, data.len)) {
+            self.bad_accesses +|= 1;
+            return;
+        }
+        for (data, 0..) |byte, i| self.writeMemoryByte(offset + @as(u32, @intCast(i)), byte);
+        self.display_generation +%= 1;
+    }
+
+    /// Where plain memory serves every CPU access to the legacy window exactly, per the
+    /// registers (the caller holds `mutex`, or owns the device alone): an odd/even text window with plain writes to planes 0 and 1 (`.text`), chain 4
+    /// with plain writes to all planes, or the VBE bank (`.vram`); `.mmio` otherwise.
+    pub fn windowMapping(self: *const Vga) WindowMapping {
+        if (self.vbeEnabled()) {
+            const bank_offset = @as(u32, self.vbe_bank) * bank_bytes;
+            if (bank_offset >= self.vram_bytes or self.vram_bytes - bank_offset < bank_bytes) return .mmio;
+            return .{ .vram = .{ .gpa = vga_memory.window_base, .vram_offset = bank_offset, .len = bank_bytes } };
+        }
+        const registers = self.memoryRegisters();
+        const plain_writes = registers.writeMode() == 0 and registers.data_rotate == 0 and
+            registers.enable_set_reset == 0 and registers.bit_mask == 0xFF;
+        if (!plain_writes or registers.readModeCompare()) return .mmio;
+        const map = self.memoryMap();
+        if (registers.memory_mode & vga_memory.memory_mode_chain4 != 0) {
+            if (registers.map_mask != 0x0F) return .mmio;
+            return switch (map) {
+                .a0000_128k, .a0000_64k => .{ .vram = .{
+                    .gpa = vga_memory.window_base,
+                    .vram_offset = 0,
+                    .len = map.bytes(),
+                } },
+                .b0000_32k, .b8000_32k => .mmio,
+            };
+        }
+        const odd_even = registers.writeAddressing() == .odd_even and registers.readAddressing() == .odd_even;
+        if (!odd_even or registers.map_mask != 0x03 or registers.read_map_select & 0x02 != 0) return .mmio;
+        return switch (map) {
+            .a0000_128k, .a0000_64k => .mmio,
+            .b0000_32k, .b8000_32k => .{ .text = .{ .gpa = vga_memory.window_base + map.start(), .len = map.bytes() } },
         };
+    }
+
+    /// Brings a text shadow's contents into planes 0 and 1, for a renderer about to read them.
+    /// The caller holds `mutex`.
+    pub fn absorbTextShadow(self: *Vga) void {
+        if (self.window == .text) vga_memory.shadowToPlanes(self.textShadow(self.window), self.vram);
+    }
+
+    fn memoryAccessFits(offset: u32, len: usize) bool {
+        if (len < 1 or len > 8) return false;
+        return offset < vga_memory.window_bytes and vga_memory.window_bytes - offset >= len;
+    }
+
+    fn memoryRegisters(self: *const Vga) vga_memory.Registers {
+        return .{
+            .map_mask = self.sequencer[sequencer_map_mask],
+            .memory_mode = self.sequencer[sequencer_memory_mode],
+            .set_reset = self.graphics[graphics_set_reset],
+            .enable_set_reset = self.graphics[graphics_enable_set_reset],
+            .color_compare = self.graphics[graphics_color_compare],
+            .data_rotate = self.graphics[graphics_data_rotate],
+            .read_map_select = self.graphics[graphics_read_map_select],
+            .graphics_mode = self.graphics[graphics_mode],
+            .color_dont_care = self.graphics[graphics_color_dont_care],
+            .bit_mask = self.graphics[graphics_bit_mask],
+        };
+    }
+
+    fn memoryMap(self: *const Vga) vga_memory.MemoryMap {
+        return @enumFromInt(@as(u2, @truncate(self.graphics[graphics_misc] >> vga_memory.misc_memory_map_shift)));
+    }
+
+    /// The planes as the CPU reaches them: with the text shadow in force, planes 0 and 1 of the
+    /// text window live in guest RAM.
+    fn planes(self: *const Vga) vga_memory.Planes {
+        const shadow: []u8 = if (self.window == .text) self.textShadow(self.window) else &.{};
+        return .{ .vram = self.vram, .shadow = shadow };
+    }
+
+    fn textShadow(self: *const Vga, mapping: WindowMapping) []u8 {
+        const text = mapping.text;
+        assert(text.gpa >= vga_memory.window_base and text.len == vga_memory.text_window_bytes);
+        const start = text.gpa - vga_memory.window_base;
+        assert(start <= self.legacy_ram.len and self.legacy_ram.len - start >= text.len);
+        return self.legacy_ram[start..][0..text.len];
+    }
+
+    /// The byte of video memory the VBE bank window puts at `offset`, or null if none.
+    fn bankIndex(self: *const Vga, offset: u32) ?usize {
+        assert(self.vbeEnabled());
+        if (offset >= bank_bytes) return null;
+        const index = @as(usize, self.vbe_bank) * bank_bytes + offset;
+        return if (index < self.vram.len) index else null;
+    }
+
+    fn readMemoryByte(self: *Vga, offset: u32) u8 {
+        if (self.listener == null) return 0xFF;
+        if (self.vbeEnabled()) {
+            const index = self.bankIndex(offset) orelse return 0xFF;
+            return self.vram[index];
+        }
+        const address = self.memoryMap().decode(offset) orelse return 0xFF;
+        return vga_memory.read(self.memoryRegisters(), &self.latches, self.planes(), address);
+    }
+
+    fn writeMemoryByte(self: *Vga, offset: u32, value: u8) void {
+        if (self.listener == null) return;
+        if (self.vbeEnabled()) {
+            const index = self.bankIndex(offset) orelse return;
+            self.vram[index] = value;
+            return;
+        }
+        const address = self.memoryMap().decode(offset) orelse return;
+        vga_memory.write(self.memoryRegisters(), self.latches, self.planes(), address, value);
+    }
+
+    /// After any register write: if the mapping changed, move the text window between the
+    /// shadow and the planes and tell the VM.
+    fn updateWindow(self: *Vga) void {
+        const listener = self.listener orelse return;
+        const mapping = self.windowMapping();
+        if (mapping.eql(self.window)) return;
+        if (self.window == .text) vga_memory.shadowToPlanes(self.textShadow(self.window), self.vram);
+        if (mapping == .text) vga_memory.planesToShadow(self.vram, self.textShadow(mapping));
+        self.window = mapping;
+        listener.changedFn(listener.context, mapping);
+    }
+
+    /// Enabling a VBE mode without the no-clear flag blanks the visible frame, as Bochs does.
+    fn clearFrame(self: *Vga) void {
+        assert(self.vbeEnabled());
+        const frame_bytes = self.lineBytes(self.vbe_virt_width) * self.vbe_yres;
+        @memset(self.vram[0..@min(frame_bytes, self.vram.len)], 0);
     }
 
     fn legacyAccessFits(offset: u16, len: usize) bool {
@@ -691,60 +825,9 @@ pub const Vga = struct {
     }
 };
 
-/// Writes the text screen `geometry` describes as UTF-8 lines, each ending in '\n', trailing
-/// spaces trimmed and trailing empty rows left out (a blank screen writes nothing).
-/// `text_memory` is the text window (normally the 32 KiB at 0xB8000): character and attribute
-/// bytes in turn. Cell addresses wrap within it; only the first `text_memory_bytes` are used.
-/// Characters are code page 437, the VGA's ROM font. The output is at most `max_text_rows` ×
-/// (`max_text_columns` × 3 + 1) bytes, whatever the geometry says.
-pub fn renderText(geometry: TextGeometry, text_memory: []const u8, out: anytype) !void {
-    const memory = text_memory[0..@min(text_memory.len, text_memory_bytes)];
-    const cell_count: u32 = @intCast(memory.len / 2);
-    if (cell_count == 0) return;
-    const columns = @min(geometry.columns, max_text_columns);
-    const rows = @min(geometry.rows, max_text_rows);
-    var line: [max_text_columns * Glyph.max_bytes]u8 = undefined;
-    var empty_rows_pending: u32 = 0;
-    for (0..rows) |row| {
-        const row_start = @as(u32, geometry.start_address) + @as(u32, @intCast(row)) * geometry.row_stride;
-        var len: usize = 0;
-        var kept: usize = 0;
-        for (0..columns) |column| {
-            const cell = (row_start + @as(u32, @intCast(column))) % cell_count;
-            const glyph = &cp437[memory[cell * 2]];
-            @memcpy(line[len..][0..glyph.len], glyph.utf8());
-            len += glyph.len;
-            if (!glyph.isSpace()) kept = len;
-        }
-        if (kept == 0) {
-            empty_rows_pending += 1;
-            continue;
-        }
-        while (empty_rows_pending > 0) : (empty_rows_pending -= 1) try out.writeByte('\n');
-        try out.writeAll(line[0..kept]);
-        try out.writeByte('\n');
-    }
-}
-
-/// One code page 437 character as UTF-8.
-const Glyph = struct {
-    const max_bytes = 3;
-
-    bytes: [max_bytes]u8,
-    len: u8,
-
-    fn utf8(self: *const Glyph) []const u8 {
-        return self.bytes[0..self.len];
-    }
-
-    fn isSpace(self: *const Glyph) bool {
-        return self.len == 1 and self.bytes[0] == ' ';
-    }
-};
-
 /// Code page 437 in rows of 16, as the VGA's ROM font draws it: control codes are symbols.
-/// NUL (0x00) and the no-break space (0xFF) draw nothing and are plain spaces here, so that
-/// trimming removes them.
+/// NUL (0x00) and the no-break space (0xFF) draw nothing and are plain spaces here, so that a
+/// text dump's trimming removes them.
 const cp437_rows = [16][]const u8{
     " ☺☻♥♦♣♠•◘○◙♂♀♪♫☼",
     "►◄↕‼¶§▬↨↑↓→←∟↔▲▼",
@@ -764,24 +847,29 @@ const cp437_rows = [16][]const u8{
     "≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ ",
 };
 
-const cp437: [256]Glyph = table: {
+/// The Unicode code point code page 437 draws for `character` (a text cell's character byte); NUL
+/// and 0xFF are spaces.
+pub fn cp437Codepoint(character: u8) u21 {
+    return cp437_codepoints[character];
+}
+
+const cp437_codepoints: [256]u21 = table: {
     @setEvalBranchQuota(20_000);
-    var glyphs: [256]Glyph = undefined;
+    var codepoints: [256]u21 = undefined;
     for (cp437_rows, 0..) |row, high| {
         var characters = std.unicode.Utf8View.initComptime(row).iterator();
         var low: usize = 0;
-        while (characters.nextCodepointSlice()) |character| : (low += 1) {
-            if (low == 16 or character.len > Glyph.max_bytes) @compileError("bad code page 437 row");
-            var glyph = Glyph{ .bytes = .{ 0, 0, 0 }, .len = character.len };
-            @memcpy(glyph.bytes[0..character.len], character);
-            glyphs[high * 16 + low] = glyph;
+        while (characters.nextCodepoint()) |codepoint| : (low += 1) {
+            if (low == 16) @compileError("code page 437 rows hold 16 characters");
+            codepoints[high * 16 + low] = codepoint;
         }
         if (low != 16) @compileError("code page 437 rows hold 16 characters");
     }
-    break :table glyphs;
+    break :table codepoints;
 };
 
 const testing = std.testing;
+const vga_render = @import("vga_render.zig");
 
 const test_vram_bytes: u32 = 16 << 20;
 
@@ -851,34 +939,28 @@ fn attributeRead(vga: *Vga, index: u8) u8 {
     return value;
 }
 
-/// A text window with `text` written from cell `start` on, attribute 0x07.
-fn textMemory(buffer: *[text_memory_bytes]u8, start: u32, text: []const u8) void {
-    @memset(buffer, 0);
-    for (text, 0..) |character, i| {
-        const cell = (start + @as(u32, @intCast(i))) % (text_memory_bytes / 2);
-        buffer[cell * 2] = character;
-        buffer[cell * 2 + 1] = 0x07;
+const TestCells = [vga_render.max_text_cells]vga_render.TextCell;
+
+/// Zeroed planes for `vga_render` to read (the attached memory is not needed to show text).
+fn testPlanes() ![]u8 {
+    const planes = try testing.allocator.alloc(u8, vga_memory.planar_bytes);
+    @memset(planes, 0);
+    return planes;
+}
+
+/// Puts `character` with attribute 0x07 in the text cell at plane offset `address`.
+fn setCell(planes: []u8, address: u16, character: u8) void {
+    planes[@as(u32, address) * vga_memory.plane_count] = character;
+    planes[@as(u32, address) * vga_memory.plane_count + 1] = 0x07;
+}
+
+/// The index of the first cell of a `size` screen that shows the cursor, if any.
+fn cursorCell(cells: []const vga_render.TextCell, size: vga_render.TextSize) ?usize {
+    for (cells[0 .. @as(usize, size.columns) * size.rows], 0..) |cell, index| {
+        if (cell.cursor) return index;
     }
+    return null;
 }
-
-fn renderToList(geometry: TextGeometry, memory: []const u8) !std.ArrayList(u8) {
-    var list = std.ArrayList(u8).init(testing.allocator);
-    errdefer list.deinit();
-    try renderText(geometry, memory, list.writer());
-    return list;
-}
-
-const geometry_80x25 = TextGeometry{
-    .columns = 80,
-    .rows = 25,
-    .row_stride = 80,
-    .start_address = 0,
-    .cursor_address = 0,
-    .cursor_visible = true,
-    .memory_address = 0xB8000,
-    .text_mode = true,
-    .vbe_enabled = false,
-};
 
 test "a fresh device holds mode 3 and describes an 80x25 colour text screen" {
     var vga = Vga.init(test_vram_bytes);
@@ -886,18 +968,17 @@ test "a fresh device holds mode 3 and describes an 80x25 colour text screen" {
     try testing.expectEqual(@as(u8, 0x4F), crtcRead(&vga, 0x01));
     try testing.expectEqual(@as(u8, 0x8E), crtcRead(&vga, 0x11));
     try testing.expectEqual(@as(u8, 0x0C), attributeRead(&vga, 0x10));
-    try testing.expectEqual(TextGeometry{
-        .columns = 80,
-        .rows = 25,
-        .row_stride = 80,
-        .start_address = 0,
-        .cursor_address = 0,
-        .cursor_visible = true,
-        .memory_address = 0xB8000,
-        .text_mode = true,
-        .vbe_enabled = false,
-    }, vga.textGeometry());
-    try testing.expectEqual(TextGeometry.CellPosition{ .row = 0, .column = 0 }, vga.textGeometry().cursorPosition().?);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    setCell(planes, 80, 'R'); // a row is 80 cells
+    var cells: TestCells = undefined;
+    const size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(vga_render.TextSize{ .columns = 80, .rows = 25 }, size);
+    try testing.expectEqual(@as(u8, 'R'), cells[80].char);
+    try testing.expectEqual(@as(?usize, 0), cursorCell(&cells, size));
+    const frame = vga_render.frameSize(&vga, planes.len);
+    try testing.expect(frame.text_mode and frame.width == 720 and frame.height == 400);
+    try testing.expect(vga.windowMapping().eql(text_mapping));
     try testing.expectEqual(@as(u32, 0), vga.bad_accesses);
 }
 
@@ -925,9 +1006,11 @@ test "sequencer and graphics controller: index, data, reserved bits and word wri
     outb(&vga, 0x3CE, 0x1F);
     try testing.expectEqual(@as(u8, 0x0F), inb(&vga, 0x3CE));
     try testing.expectEqual(@as(u8, 0xFF), inb(&vga, 0x3CF));
-    const geometry = vga.textGeometry();
-    try testing.expect(!geometry.text_mode);
-    try testing.expectEqual(@as(u32, 0xA0000), geometry.memory_address);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
+    try testing.expectEqual(@as(?vga_render.TextSize, null), vga_render.textCells(&vga, planes, &cells));
+    try testing.expect(!vga_render.frameSize(&vga, planes.len).text_mode);
 }
 
 test "CRTC: colour and monochrome addresses follow misc output bit 0" {
@@ -954,7 +1037,17 @@ test "CRTC: colour and monochrome addresses follow misc output bit 0" {
     try testing.expectEqual(@as(u8, 0x1F), inb(&vga, 0x3B4));
     try testing.expectEqual(@as(u8, 0xFF), inb(&vga, 0x3B5));
     outb(&vga, 0x3B5, 0x00);
-    try testing.expectEqual(@as(u16, 0x1234), vga.textGeometry().cursor_address);
+    outb(&vga, 0x3B4, 0x0E); // one register file behind both address sets
+    try testing.expectEqual(@as(u8, 0x12), inb(&vga, 0x3B5));
+
+    // The display follows registers written at the monochrome addresses: cursor at cell 80.
+    outw(&vga, 0x3B4, 0x000E);
+    outw(&vga, 0x3B4, 0x500F);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
+    const size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(@as(?usize, 80), cursorCell(&cells, size));
 }
 
 test "CRTC protect bit guards registers 0-7 except line compare bit 8" {
@@ -976,7 +1069,10 @@ test "CRTC protect bit guards registers 0-7 except line compare bit 8" {
     crtcWrite(&vga, 0x07, 0xF0);
     try testing.expectEqual(@as(u8, 0x83), crtcRead(&vga, 0x01));
     try testing.expectEqual(@as(u8, 0xF0), crtcRead(&vga, 0x07));
-    try testing.expectEqual(@as(u16, 132), vga.textGeometry().columns);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
+    try testing.expectEqual(@as(u16, 132), vga_render.textCells(&vga, planes, &cells).?.columns);
 }
 
 test "attribute controller: flip-flop, palette address source, reset by input status 1" {
@@ -1013,9 +1109,9 @@ test "attribute controller: flip-flop, palette address source, reset by input st
     try testing.expect(vga.attribute_flip_flop_data);
     outb(&vga, 0x3C0, 0x00);
 
-    // Mode control bit 0 turns graphics on; registers past 0x14 read as ones.
-    attributeWrite(&vga, 0x10, 0x41);
-    try testing.expect(!vga.textGeometry().text_mode);
+    // Mode control takes all its bits but the reserved bit 4; registers past 0x14 read as ones.
+    attributeWrite(&vga, 0x10, 0x51);
+    try testing.expectEqual(@as(u8, 0x41), attributeRead(&vga, 0x10));
     try testing.expectEqual(@as(u8, 0xFF), attributeRead(&vga, 0x1F));
     try testing.expectEqual(@as(u8, 0x20), inb(&vga, 0x3C0));
     // A word write to 0x3C0 is an index then a write to the read-only 0x3C1.
@@ -1182,8 +1278,12 @@ test "dispi: a VBE mode set as vgabios-stdvga does it, and what is refused" {
     try testing.expectEqual(@as(u16, 1024), dispiRead(&vga, 0x6));
     try testing.expectEqual(@as(u16, 768), dispiRead(&vga, 0x7));
     try testing.expectEqual(@as(u16, 0), dispiRead(&vga, 0x9));
-    const geometry = vga.textGeometry();
-    try testing.expect(geometry.vbe_enabled and !geometry.text_mode);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
+    const frame = vga_render.frameSize(&vga, test_vram_bytes);
+    try testing.expect(!frame.text_mode and frame.width == 1024 and frame.height == 768);
+    try testing.expectEqual(@as(?vga_render.TextSize, null), vga_render.textCells(&vga, planes, &cells));
 
     // Resolution and depth cannot change while enabled.
     dispiWrite(&vga, 0x1, 640);
@@ -1194,7 +1294,8 @@ test "dispi: a VBE mode set as vgabios-stdvga does it, and what is refused" {
 
     // Disabled again: invalid values are ignored, widths round down to 8 pixels, 0 bpp is 8.
     dispiWrite(&vga, 0x4, 0x00);
-    try testing.expect(!vga.textGeometry().vbe_enabled);
+    try testing.expect(vga_render.frameSize(&vga, test_vram_bytes).text_mode);
+    try testing.expect(vga_render.textCells(&vga, planes, &cells) != null);
     dispiWrite(&vga, 0x1, 16008);
     dispiWrite(&vga, 0x2, 12001);
     dispiWrite(&vga, 0x3, 7);
@@ -1216,7 +1317,7 @@ test "dispi: a VBE mode set as vgabios-stdvga does it, and what is refused" {
     dispiWrite(&vga, 0x2, 3000);
     dispiWrite(&vga, 0x4, 0xC1);
     try testing.expectEqual(@as(u16, 0xC0), dispiRead(&vga, 0x4));
-    try testing.expect(!vga.textGeometry().vbe_enabled);
+    try testing.expect(vga_render.frameSize(&vga, test_vram_bytes).text_mode);
     // Nor one without a size.
     var fresh = Vga.init(test_vram_bytes);
     dispiWrite(&fresh, 0x4, 0x01);
@@ -1270,8 +1371,11 @@ test "dispi: virtual size, panning and bank stay inside the video memory" {
     try testing.expectEqual(@as(u16, 255), dispiRead(&vga, 0x5));
 }
 
-test "textGeometry: 80x50, start address, cursor, scan doubling and clamping" {
+test "text screen: 80x50, start address, row stride, cursor, scan doubling and clamping" {
     var vga = Vga.init(test_vram_bytes);
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
     crtcWrite(&vga, 0x09, 0x47); // 8-line cells: 400 lines make 50 rows
     crtcWrite(&vga, 0x0A, 0x06);
     crtcWrite(&vga, 0x0B, 0x07);
@@ -1279,120 +1383,81 @@ test "textGeometry: 80x50, start address, cursor, scan doubling and clamping" {
     outw(&vga, 0x3D4, 0xD00D);
     outw(&vga, 0x3D4, 0x080E); // cursor at 0x0820 = 2000 + 80 + 0
     outw(&vga, 0x3D4, 0x200F);
-    var geometry = vga.textGeometry();
-    try testing.expectEqual(@as(u16, 80), geometry.columns);
-    try testing.expectEqual(@as(u16, 50), geometry.rows);
-    try testing.expectEqual(@as(u16, 2000), geometry.start_address);
-    try testing.expectEqual(@as(u16, 0x820), geometry.cursor_address);
-    try testing.expect(geometry.cursor_visible);
-    try testing.expectEqual(TextGeometry.CellPosition{ .row = 1, .column = 0 }, geometry.cursorPosition().?);
+    setCell(planes, 2000, 'S');
+    setCell(planes, 2080, 'N');
+    var size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(vga_render.TextSize{ .columns = 80, .rows = 50 }, size);
+    try testing.expectEqual(@as(u8, 'S'), cells[0].char);
+    try testing.expectEqual(@as(u8, 'N'), cells[80].char);
+    try testing.expectEqual(@as(?usize, 80), cursorCell(&cells, size));
 
     crtcWrite(&vga, 0x0A, 0x26); // cursor disabled
-    try testing.expect(!vga.textGeometry().cursor_visible);
-    try testing.expectEqual(@as(?TextGeometry.CellPosition, null), vga.textGeometry().cursorPosition());
+    size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(@as(?usize, null), cursorCell(&cells, size));
     crtcWrite(&vga, 0x0A, 0x08); // start line below the end line: no cursor either
-    try testing.expect(!vga.textGeometry().cursor_visible);
+    size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(@as(?usize, null), cursorCell(&cells, size));
     crtcWrite(&vga, 0x0A, 0x06);
     outw(&vga, 0x3D4, 0x000E); // cursor before the start address: not on screen
-    try testing.expectEqual(@as(?TextGeometry.CellPosition, null), vga.textGeometry().cursorPosition());
+    size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(@as(?usize, null), cursorCell(&cells, size));
 
     crtcWrite(&vga, 0x09, 0xC7); // scan doubling halves the rows
-    try testing.expectEqual(@as(u16, 25), vga.textGeometry().rows);
+    try testing.expectEqual(@as(u16, 25), vga_render.textCells(&vga, planes, &cells).?.rows);
 
-    // A hostile setting: 1024 lines of 1-line cells, 256 columns.
+    // A hostile setting: 1024 lines of 1-line cells, 256 columns, rows 510 cells apart.
     crtcWrite(&vga, 0x11, 0x00);
     crtcWrite(&vga, 0x01, 0xFF);
     crtcWrite(&vga, 0x07, 0x42);
     crtcWrite(&vga, 0x12, 0xFF);
     crtcWrite(&vga, 0x09, 0x00);
     crtcWrite(&vga, 0x13, 0xFF);
-    geometry = vga.textGeometry();
-    try testing.expectEqual(@as(u16, 132), geometry.columns);
-    try testing.expectEqual(@as(u16, 60), geometry.rows);
-    try testing.expectEqual(@as(u16, 510), geometry.row_stride);
+    setCell(planes, 2000 + 510, 'W');
+    size = vga_render.textCells(&vga, planes, &cells).?;
+    try testing.expectEqual(vga_render.TextSize{ .columns = 132, .rows = 60 }, size);
+    try testing.expectEqual(@as(u8, 'S'), cells[0].char);
+    try testing.expectEqual(@as(u8, 'W'), cells[132].char);
 
     // Monochrome text lives at 0xB0000.
     outw(&vga, 0x3CE, 0x0A06);
-    try testing.expectEqual(@as(u32, 0xB0000), vga.textGeometry().memory_address);
-    try testing.expect(vga.textGeometry().text_mode);
+    try testing.expect(vga.windowMapping().eql(.{ .text = .{ .gpa = 0xB0000, .len = 0x8000 } }));
+    try testing.expect(vga_render.textCells(&vga, planes, &cells) != null);
 }
 
-test "renderText: code page 437 box drawing, symbols and accents" {
-    var memory: [text_memory_bytes]u8 = undefined;
-    @memset(&memory, 0);
-    const rows = [_][]const u8{
-        "\xDA\xC4\xC4\xC4\xC4\xBF",
-        "\xB3Hi \x01\xB3",
-        "\xC0\xC4\xC4\xC4\xC4\xD9",
-        "caf\x82 \x03 \xB0\xB1\xB2\xDB \xC9\xCD\xBB \xE0\xE1\xE3 \xF1\xFB\xFD",
+test "cp437Codepoint: the VGA ROM font's symbols, box drawing and accents" {
+    const cases = [_]struct { char: u8, codepoint: u21 }{
+        .{ .char = 'A', .codepoint = 'A' },
+        .{ .char = 0x00, .codepoint = ' ' },
+        .{ .char = 0x01, .codepoint = 0x263A }, // ☺
+        .{ .char = 0x03, .codepoint = 0x2665 }, // ♥
+        .{ .char = 0x1F, .codepoint = 0x25BC }, // ▼
+        .{ .char = 0x7F, .codepoint = 0x2302 }, // ⌂
+        .{ .char = 0x80, .codepoint = 0x00C7 }, // Ç
+        .{ .char = 0x82, .codepoint = 0x00E9 }, // é
+        .{ .char = 0xB0, .codepoint = 0x2591 }, // ░
+        .{ .char = 0xB3, .codepoint = 0x2502 }, // │
+        .{ .char = 0xC4, .codepoint = 0x2500 }, // ─
+        .{ .char = 0xC9, .codepoint = 0x2554 }, // ╔
+        .{ .char = 0xDA, .codepoint = 0x250C }, // ┌
+        .{ .char = 0xDB, .codepoint = 0x2588 }, // █
+        .{ .char = 0xE0, .codepoint = 0x03B1 }, // α
+        .{ .char = 0xE1, .codepoint = 0x00DF }, // ß
+        .{ .char = 0xFB, .codepoint = 0x221A }, // √
+        .{ .char = 0xFD, .codepoint = 0x00B2 }, // ²
+        .{ .char = 0xFE, .codepoint = 0x25A0 }, // ■
+        .{ .char = 0xFF, .codepoint = ' ' },
     };
-    for (rows, 0..) |row, i| {
-        for (row, 0..) |character, column| memory[(i * 80 + column) * 2] = character;
+    for (cases) |case| try testing.expectEqual(case.codepoint, cp437Codepoint(case.char));
+    // ASCII prints as itself; every other byte is a distinct character, but for the three spaces.
+    for (0x20..0x7F) |char| try testing.expectEqual(@as(u21, @intCast(char)), cp437Codepoint(@intCast(char)));
+    var spaces: u32 = 0;
+    for (0..256) |a| {
+        const codepoint = cp437Codepoint(@intCast(a));
+        try testing.expect(std.unicode.utf8ValidCodepoint(codepoint));
+        if (codepoint == ' ') spaces += 1;
+        for (a + 1..256) |b| try testing.expect(codepoint == ' ' or codepoint != cp437Codepoint(@intCast(b)));
     }
-    var list = try renderToList(geometry_80x25, &memory);
-    defer list.deinit();
-    try testing.expectEqualStrings(
-        "┌────┐\n│Hi ☺│\n└────┘\ncafé ♥ ░▒▓█ ╔═╗ αßπ ±√²\n",
-        list.items,
-    );
-    for (cp437) |glyph| try testing.expect(std.unicode.utf8ValidateSlice(glyph.utf8()));
-    try testing.expectEqualStrings("⌂", cp437[0x7F].utf8());
-    try testing.expectEqualStrings("▼", cp437[0x1F].utf8());
-    try testing.expectEqualStrings("Ç", cp437[0x80].utf8());
-    try testing.expectEqualStrings("■", cp437[0xFE].utf8());
-    try testing.expectEqualStrings(" ", cp437[0xFF].utf8());
-}
-
-test "renderText: trailing spaces and rows dropped, inner empty rows kept" {
-    var memory: [text_memory_bytes]u8 = undefined;
-    @memset(&memory, 0);
-    var list = try renderToList(geometry_80x25, &memory);
-    try testing.expectEqual(@as(usize, 0), list.items.len);
-    list.deinit();
-
-    textMemory(&memory, 0, "C:\\>dir   ");
-    for ("Volume", 0..) |character, i| memory[(3 * 80 + 2 + i) * 2] = character;
-    memory[(4 * 80 + 79) * 2] = ' ';
-    memory[(5 * 80 + 10) * 2] = 0xFF; // the no-break space draws nothing
-    list = try renderToList(geometry_80x25, &memory);
-    defer list.deinit();
-    try testing.expectEqualStrings("C:\\>dir\n\n\n  Volume\n", list.items);
-
-    // Geometry is honoured: fewer columns cut the rows, a larger stride skips cells.
-    var narrow = geometry_80x25;
-    narrow.columns = 3;
-    var cut = try renderToList(narrow, &memory);
-    defer cut.deinit();
-    try testing.expectEqualStrings("C:\\\n\n\n  V\n", cut.items);
-    var sparse = geometry_80x25;
-    sparse.row_stride = 3 * 80;
-    var skipped = try renderToList(sparse, &memory);
-    defer skipped.deinit();
-    try testing.expectEqualStrings("C:\\>dir\n  Volume\n", skipped.items);
-}
-
-test "renderText wraps the start address within the text memory" {
-    var memory: [text_memory_bytes]u8 = undefined;
-    const cells = text_memory_bytes / 2;
-    textMemory(&memory, cells - 3, "wrapped around");
-    var geometry = geometry_80x25;
-    geometry.start_address = cells - 3;
-    var list = try renderToList(geometry, &memory);
-    defer list.deinit();
-    try testing.expectEqualStrings("wrapped around\n", list.items);
-
-    // A start address past the window (the CRTC counts 64 Ki cells) wraps too.
-    geometry.start_address = cells * 3 - 3;
-    var again = try renderToList(geometry, &memory);
-    defer again.deinit();
-    try testing.expectEqualStrings("wrapped around\n", again.items);
-
-    // A short or empty window does not fault.
-    var short = try renderToList(geometry, memory[0..7]);
-    defer short.deinit();
-    var none = try renderToList(geometry, memory[0..0]);
-    defer none.deinit();
-    try testing.expectEqual(@as(usize, 0), none.items.len);
+    try testing.expectEqual(@as(u32, 3), spaces);
 }
 
 test "hostile guest: random accesses on both ranges never panic, dumps stay bounded" {
@@ -1401,9 +1466,9 @@ test "hostile guest: random accesses on both ranges never panic, dumps stay boun
     const random = prng.random();
     const widths = [_]usize{ 1, 2, 4 };
     const dispi_values = [_]u16{ 0, 1, 4, 8, 15, 16, 24, 32, 0x41, 0x43, 0xC1, 640, 480, 1024, 768, 2048, 4000, 0xB0C0, 0xB0C5 };
-    var memory: [text_memory_bytes]u8 = undefined;
-    const max_output = @as(usize, max_text_rows) * (@as(usize, max_text_columns) * Glyph.max_bytes + 1);
-    var output: [max_output]u8 = undefined;
+    const planes = try testPlanes();
+    defer testing.allocator.free(planes);
+    var cells: TestCells = undefined;
     var i: u32 = 0;
     while (i < 200_000) : (i += 1) {
         var data: [4]u8 = undefined;
@@ -1428,32 +1493,435 @@ test "hostile guest: random accesses on both ranges never panic, dumps stay boun
         try testing.expect(vga.attribute_index <= 0x3F);
         try testing.expect(vga.dac_component < 3);
         if (i % 1000 == 0) {
-            random.bytes(&memory);
-            const geometry = vga.textGeometry();
-            try testing.expect(geometry.columns >= 1 and geometry.columns <= max_text_columns);
-            try testing.expect(geometry.rows <= max_text_rows);
-            _ = geometry.cursorPosition();
-            var stream = std.io.fixedBufferStream(&output);
-            try renderText(geometry, &memory, stream.writer());
-            try testing.expect(std.unicode.utf8ValidateSlice(stream.getWritten()));
+            random.bytes(planes);
+            const frame = vga_render.frameSize(&vga, test_vram_bytes);
+            try testing.expect(frame.width >= 1 and frame.width <= 4096 and frame.height >= 1 and frame.height <= 4096);
+            if (vga_render.textCells(&vga, planes, &cells)) |size| {
+                try testing.expect(frame.text_mode);
+                try testing.expect(size.columns >= 1 and size.columns <= max_text_columns);
+                try testing.expect(size.rows <= max_text_rows);
+            } else try testing.expect(!frame.text_mode);
         }
     }
     try testing.expect(vga.bad_accesses > 0);
+}
 
-    // A hand-made geometry beyond every bound still renders within the bound.
-    random.bytes(&memory);
-    const huge = TextGeometry{
-        .columns = std.math.maxInt(u16),
-        .rows = std.math.maxInt(u16),
-        .row_stride = std.math.maxInt(u16),
-        .start_address = std.math.maxInt(u16),
-        .cursor_address = 0,
-        .cursor_visible = true,
-        .memory_address = 0xB8000,
-        .text_mode = true,
-        .vbe_enabled = false,
+/// Video memory and the legacy window's guest RAM with guard bytes either side, and a listener
+/// that records what it hears.
+const TestMemory = struct {
+    const guard_bytes = 64;
+    const guard: u8 = 0xCC;
+
+    vram_guarded: []u8,
+    legacy_guarded: []u8,
+    changes: u32 = 0,
+    last: WindowMapping = .mmio,
+
+    fn init(vram_bytes: u32) !TestMemory {
+        const vram_guarded = try testing.allocator.alloc(u8, vram_bytes + 2 * guard_bytes);
+        errdefer testing.allocator.free(vram_guarded);
+        const legacy_guarded = try testing.allocator.alloc(u8, vga_memory.window_bytes + 2 * guard_bytes);
+        @memset(vram_guarded, guard);
+        @memset(legacy_guarded, guard);
+        var memory = TestMemory{ .vram_guarded = vram_guarded, .legacy_guarded = legacy_guarded };
+        @memset(memory.vram(), 0);
+        @memset(memory.legacy(), 0);
+        return memory;
+    }
+
+    fn deinit(self: *TestMemory) void {
+        testing.allocator.free(self.vram_guarded);
+        testing.allocator.free(self.legacy_guarded);
+    }
+
+    fn vram(self: *TestMemory) []u8 {
+        return self.vram_guarded[guard_bytes .. self.vram_guarded.len - guard_bytes];
+    }
+
+    fn legacy(self: *TestMemory) []u8 {
+        return self.legacy_guarded[guard_bytes .. self.legacy_guarded.len - guard_bytes];
+    }
+
+    /// The guest RAM at guest-physical `gpa` of the legacy window.
+    fn ram(self: *TestMemory, gpa: u32) *u8 {
+        return &self.legacy()[gpa - 0xA0000];
+    }
+
+    fn attach(self: *TestMemory, vga: *Vga) void {
+        vga.attachMemory(self.vram(), self.legacy(), .{ .context = self, .changedFn = changed });
+    }
+
+    fn changed(context: *anyopaque, mapping: WindowMapping) void {
+        const self: *TestMemory = @ptrCast(@alignCast(context));
+        self.changes += 1;
+        self.last = mapping;
+    }
+
+    fn expectGuards(self: *TestMemory) !void {
+        for ([_][]u8{ self.vram_guarded, self.legacy_guarded }) |guarded| {
+            for (guarded[0..guard_bytes]) |byte| try testing.expectEqual(guard, byte);
+            for (guarded[guarded.len - guard_bytes ..]) |byte| try testing.expectEqual(guard, byte);
+        }
+    }
+};
+
+fn memoryWrite(vga: *Vga, gpa: u32, value: u8) void {
+    vga.writeMemory(gpa - 0xA0000, &[1]u8{value});
+}
+
+fn memoryRead(vga: *Vga, gpa: u32) u8 {
+    var data = [1]u8{0};
+    vga.readMemory(gpa - 0xA0000, &data);
+    return data[0];
+}
+
+/// The sequencer and graphics controller registers that steer memory accesses, as a BIOS sets
+/// them for a mode.
+fn setMemoryRegisters(vga: *Vga, map_mask: u8, memory_mode: u8, graphics_mode: u8, misc: u8, dont_care: u8) void {
+    for ([_]u8{ 0x00, 0x01, 0x02, 0x03, 0x04 }) |index| outw(vga, 0x3CE, index);
+    outw(vga, 0x3C4, @as(u16, map_mask) << 8 | 0x02);
+    outw(vga, 0x3C4, @as(u16, memory_mode) << 8 | 0x04);
+    outw(vga, 0x3CE, @as(u16, graphics_mode) << 8 | 0x05);
+    outw(vga, 0x3CE, @as(u16, misc) << 8 | 0x06);
+    outw(vga, 0x3CE, @as(u16, dont_care) << 8 | 0x07);
+    outw(vga, 0x3CE, 0xFF08);
+}
+
+/// IBM BIOS mode 12h (640x480 16 colours).
+fn setPlanarMode(vga: *Vga) void {
+    setMemoryRegisters(vga, 0x0F, 0x06, 0x00, 0x05, 0x0F);
+}
+
+/// IBM BIOS mode 3 (80x25 colour text).
+fn setTextMode(vga: *Vga) void {
+    setMemoryRegisters(vga, 0x03, 0x02, 0x10, 0x0E, 0x00);
+}
+
+/// IBM BIOS mode 13h (320x200 256 colours).
+fn setChain4Mode(vga: *Vga) void {
+    setMemoryRegisters(vga, 0x0F, 0x0E, 0x40, 0x05, 0x0F);
+}
+
+const text_mapping = WindowMapping{ .text = .{ .gpa = 0xB8000, .len = 0x8000 } };
+
+test "a fresh attached device maps the text shadow at 0xB8000; before that, memory reads ones" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xB8000));
+    memoryWrite(&vga, 0xB8000, 0x41); // dropped
+    try testing.expect(vga.windowMapping().eql(text_mapping));
+
+    memory.vram()[0] = 'A'; // plane 0, offset 0: the first character
+    memory.vram()[1] = 0x1E; // plane 1: its attribute
+    memory.vram()[4] = 'B';
+    memory.attach(&vga);
+    try testing.expectEqual(@as(u32, 1), memory.changes);
+    try testing.expect(memory.last.eql(text_mapping));
+    try testing.expectEqualSlices(u8, &[_]u8{ 'A', 0x1E, 'B', 0 }, memory.legacy()[0x18000..][0..4]);
+
+    // A trapped access in text mode sees the shadow too, and the latches get plane 2 and 3.
+    memory.vram()[2] = 0x77;
+    try testing.expectEqual(@as(u8, 0x1E), memoryRead(&vga, 0xB8001));
+    try testing.expectEqual([4]u8{ 'A', 0x1E, 0x77, 0 }, vga.latches);
+    memoryWrite(&vga, 0xB8002, 'C');
+    try testing.expectEqual(@as(u8, 'C'), memory.ram(0xB8002).*);
+    try testing.expectEqual(@as(u8, 'B'), memory.vram()[4]); // the planes are stale until absorbed
+    memory.ram(0xB8003).* = 0x2F; // a guest write through the mapped RAM
+    vga.mutex.lock();
+    vga.absorbTextShadow();
+    vga.mutex.unlock();
+    try testing.expectEqualSlices(u8, &[_]u8{ 'C', 0x2F }, memory.vram()[4..6]);
+    // Outside the text window nothing is decoded.
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xA0000));
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xB0000));
+    try memory.expectGuards();
+}
+
+test "font loading as a VGA BIOS does it: the text survives the round trip through the shadow" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    for ("Hello", 0..) |character, i| {
+        memory.ram(0xB8000 + 2 * @as(u32, @intCast(i))).* = character;
+        memory.ram(0xB8001 + 2 * @as(u32, @intCast(i))).* = 0x07;
+    }
+
+    // Open plane 2: sequencer reset, map mask 4, odd/even off; read map 2, no host odd/even,
+    // memory map 1 (0xA0000, 64 KiB).
+    outw(&vga, 0x3C4, 0x0100);
+    outw(&vga, 0x3C4, 0x0402);
+    try testing.expectEqual(WindowMapping.mmio, memory.last);
+    try testing.expectEqual(@as(u32, 2), memory.changes);
+    try testing.expectEqualSlices(u8, &[_]u8{ 'H', 0x07, 0, 0, 'e', 0x07 }, memory.vram()[0..6]);
+    outw(&vga, 0x3C4, 0x0704);
+    outw(&vga, 0x3C4, 0x0300);
+    outw(&vga, 0x3CE, 0x0204);
+    outw(&vga, 0x3CE, 0x0005);
+    outw(&vga, 0x3CE, 0x0406);
+    try testing.expectEqual(@as(u32, 2), memory.changes); // still trapping: nothing to tell
+
+    // Character 0x41, 16 scan lines at 0x41 * 32 of plane 2; read back through read map 2.
+    for (0..16) |line| memoryWrite(&vga, 0xA0000 + 0x41 * 32 + @as(u32, @intCast(line)), @intCast(0x80 | line));
+    for (0..16) |line| {
+        try testing.expectEqual(@as(u8, @intCast(0x80 | line)), memoryRead(&vga, 0xA0000 + 0x41 * 32 + @as(u32, @intCast(line))));
+        try testing.expectEqual(@as(u8, @intCast(0x80 | line)), memory.vram()[(0x41 * 32 + line) * 4 + 2]);
+    }
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xB8000)); // map 1 ends at 0xAFFFF
+
+    // Close plane 2 again, in the BIOS's order.
+    outw(&vga, 0x3C4, 0x0100);
+    outw(&vga, 0x3C4, 0x0302);
+    outw(&vga, 0x3C4, 0x0304);
+    outw(&vga, 0x3C4, 0x0300);
+    outw(&vga, 0x3CE, 0x0E06);
+    outw(&vga, 0x3CE, 0x0004);
+    try testing.expectEqual(@as(u32, 2), memory.changes); // host odd/even still off
+    outw(&vga, 0x3CE, 0x1005);
+    try testing.expectEqual(@as(u32, 3), memory.changes);
+    try testing.expect(memory.last.eql(text_mapping));
+    for ("Hello", 0..) |character, i| {
+        try testing.expectEqual(character, memory.ram(0xB8000 + 2 * @as(u32, @intCast(i))).*);
+        try testing.expectEqual(@as(u8, 0x07), memory.ram(0xB8001 + 2 * @as(u32, @intCast(i))).*);
+    }
+    try testing.expectEqual(@as(u8, 0x80), memory.vram()[0x41 * 32 * 4 + 2]); // the font stays
+    try memory.expectGuards();
+}
+
+test "mode 13h: chain 4 maps video memory linearly, 64 or 128 KiB of it" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    memory.ram(0xB8000).* = 'X';
+    outw(&vga, 0x3C4, 0x0F02);
+    outw(&vga, 0x3C4, 0x0E04);
+    outw(&vga, 0x3CE, 0x4005);
+    try testing.expectEqual(WindowMapping.mmio, memory.last); // map 3 does not decode 0xA0000
+    try testing.expectEqual(@as(u8, 'X'), memory.vram()[0]);
+    outw(&vga, 0x3CE, 0x0506);
+    try testing.expect(memory.last.eql(.{ .vram = .{ .gpa = 0xA0000, .vram_offset = 0, .len = 0x10000 } }));
+    outw(&vga, 0x3CE, 0x0106);
+    try testing.expect(memory.last.eql(.{ .vram = .{ .gpa = 0xA0000, .vram_offset = 0, .len = 0x20000 } }));
+    try testing.expectEqual(@as(u32, 4), memory.changes);
+    // A trapped access gives what the mapped memory would.
+    memoryWrite(&vga, 0xA0000 + 321, 0x2A);
+    try testing.expectEqual(@as(u8, 0x2A), memory.vram()[321]);
+    memoryWrite(&vga, 0xBFFFF, 0x2B);
+    try testing.expectEqual(@as(u8, 0x2B), memory.vram()[0x1FFFF]);
+    try testing.expectEqual(@as(u8, 0x2B), memoryRead(&vga, 0xBFFFF));
+    // A partial map mask or a write mode other than 0 traps.
+    outw(&vga, 0x3C4, 0x0702);
+    try testing.expectEqual(WindowMapping.mmio, memory.last);
+    outw(&vga, 0x3C4, 0x0F02);
+    outw(&vga, 0x3CE, 0x4105);
+    try testing.expectEqual(WindowMapping.mmio, memory.last);
+    outw(&vga, 0x3CE, 0x4005);
+    outw(&vga, 0x3CE, 0x7F08);
+    try testing.expectEqual(WindowMapping.mmio, memory.last);
+    try memory.expectGuards();
+}
+
+test "planar mode 12h traps: write modes, latches and colour compare through the window" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    setPlanarMode(&vga);
+    try testing.expectEqual(WindowMapping.mmio, memory.last);
+
+    // Write mode 2: colour 0x0B at pixel 1 of byte 10 (bit mask 0x40).
+    outw(&vga, 0x3CE, 0x0205);
+    outw(&vga, 0x3CE, 0x4008);
+    _ = memoryRead(&vga, 0xA000A); // load the latches
+    memoryWrite(&vga, 0xA000A, 0x0B);
+    try testing.expectEqualSlices(u8, &[_]u8{ 0x40, 0x40, 0x00, 0x40 }, memory.vram()[40..44]);
+    // Read mode 1: which pixels have colour 0x0B.
+    outw(&vga, 0x3CE, 0x0B02);
+    outw(&vga, 0x3CE, 0x0805);
+    try testing.expectEqual(@as(u8, 0x40), memoryRead(&vga, 0xA000A));
+    // Write mode 1 copies byte 10 to byte 20 through the latches, a 16-bit access at once.
+    outw(&vga, 0x3CE, 0x0105);
+    var pair: [2]u8 = undefined;
+    vga.readMemory(0xA, &pair);
+    vga.writeMemory(20, &[2]u8{ 0, 0 });
+    try testing.expectEqualSlices(u8, &[_]u8{ 0x00, 0x00, 0x00, 0x00 }, memory.vram()[84..88]);
+    try testing.expectEqualSlices(u8, &[_]u8{ 0x00, 0x00, 0x00, 0x00 }, memory.vram()[80..84]);
+    _ = memoryRead(&vga, 0xA000A);
+    memoryWrite(&vga, 0xA0014, 0);
+    try testing.expectEqualSlices(u8, &[_]u8{ 0x40, 0x40, 0x00, 0x40 }, memory.vram()[80..84]);
+    // Write mode 0 with set/reset on planes 0-3: a colour regardless of the data.
+    outw(&vga, 0x3CE, 0x0005);
+    outw(&vga, 0x3CE, 0x0F01);
+    outw(&vga, 0x3CE, 0x0600);
+    outw(&vga, 0x3CE, 0xFF08);
+    memoryWrite(&vga, 0xA0000, 0x12);
+    try testing.expectEqualSlices(u8, &[_]u8{ 0x00, 0xFF, 0xFF, 0x00 }, memory.vram()[0..4]);
+    try memory.expectGuards();
+}
+
+test "memory map select: each window decodes its range only" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    setPlanarMode(&vga);
+    outw(&vga, 0x3C4, 0x0102); // plane 0 only
+    const cases = [_]struct { misc: u16, first: u32, last: u32 }{
+        .{ .misc = 0x0106, .first = 0xA0000, .last = 0xBFFFF },
+        .{ .misc = 0x0506, .first = 0xA0000, .last = 0xAFFFF },
+        .{ .misc = 0x0906, .first = 0xB0000, .last = 0xB7FFF },
+        .{ .misc = 0x0D06, .first = 0xB8000, .last = 0xBFFFF },
     };
-    var stream = std.io.fixedBufferStream(&output);
-    try renderText(huge, &memory, stream.writer());
-    _ = huge.cursorPosition();
+    for (cases) |case| {
+        outw(&vga, 0x3CE, case.misc);
+        @memset(memory.vram()[0..vga_memory.planar_bytes], 0);
+        for ([_]u32{ 0xA0000, 0xAFFFF, 0xB0000, 0xB7FFF, 0xB8000, 0xBFFFF }) |gpa| {
+            const decoded = gpa >= case.first and gpa <= case.last;
+            memoryWrite(&vga, gpa, 0x5A);
+            if (decoded) {
+                const plane_offset = (gpa - case.first) & 0xFFFF;
+                try testing.expectEqual(@as(u8, 0x5A), memory.vram()[plane_offset * 4]);
+                try testing.expectEqual(@as(u8, 0x5A), memoryRead(&vga, gpa));
+            } else {
+                try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, gpa));
+            }
+        }
+    }
+    try testing.expectEqual(@as(u32, 0), vga.bad_accesses);
+    try memory.expectGuards();
+}
+
+test "VBE: the bank window at 0xA0000 is mapped, bounds-checked when trapped, 0xB0000 is not decoded" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    memory.ram(0xB8000).* = 'T';
+    @memset(memory.vram()[0x40000..0x50000], 0x33); // beyond the first 640x480 frame
+    dispiWrite(&vga, 0x3, 8);
+    dispiWrite(&vga, 0x1, 640);
+    dispiWrite(&vga, 0x2, 480);
+    memory.vram()[0] = 0x99;
+    dispiWrite(&vga, 0x4, 0x01); // enabled, memory cleared
+    try testing.expect(memory.last.eql(.{ .vram = .{ .gpa = 0xA0000, .vram_offset = 0, .len = 0x10000 } }));
+    try testing.expectEqual(@as(u8, 0), memory.vram()[0]); // the old text went back, then was cleared
+    try testing.expectEqual(@as(u8, 0x33), memory.vram()[0x4B000]);
+    dispiWrite(&vga, 0x5, 3);
+    try testing.expect(memory.last.eql(.{ .vram = .{ .gpa = 0xA0000, .vram_offset = 3 << 16, .len = 0x10000 } }));
+    memoryWrite(&vga, 0xA0010, 0x44);
+    try testing.expectEqual(@as(u8, 0x44), memory.vram()[(3 << 16) + 0x10]);
+    try testing.expectEqual(@as(u8, 0x44), memoryRead(&vga, 0xA0010));
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xB0000));
+    memoryWrite(&vga, 0xB8000, 0x55);
+    try testing.expectEqual(@as(u8, 0xFF), memoryRead(&vga, 0xB8000));
+    dispiWrite(&vga, 0x5, 15); // the last bank
+    memoryWrite(&vga, 0xAFFFF, 0x66);
+    try testing.expectEqual(@as(u8, 0x66), memory.vram()[(1 << 20) - 1]);
+    dispiWrite(&vga, 0x5, 16); // past the memory: refused
+    try testing.expectEqual(@as(u16, 15), dispiRead(&vga, 0x5));
+
+    // With the no-clear flag memory is kept; disabling brings the text mapping back.
+    dispiWrite(&vga, 0x4, 0x00);
+    try testing.expect(memory.last.eql(text_mapping));
+    dispiWrite(&vga, 0x5, 0);
+    memory.vram()[0x102] = 0x77; // plane 2: not in the shadow
+    dispiWrite(&vga, 0x4, 0x81);
+    try testing.expectEqual(@as(u8, 0x77), memory.vram()[0x102]);
+    try memory.expectGuards();
+}
+
+test "display generation moves with register and window writes, not with reads" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    var generation = vga.display_generation;
+    _ = memoryRead(&vga, 0xB8000);
+    _ = inb(&vga, 0x3DA);
+    try testing.expectEqual(generation, vga.display_generation);
+    outb(&vga, 0x3C8, 1);
+    try testing.expect(vga.display_generation != generation);
+    generation = vga.display_generation;
+    memoryWrite(&vga, 0xB8000, 'x');
+    try testing.expect(vga.display_generation != generation);
+    generation = vga.display_generation;
+    dispiWrite(&vga, 0x5, 0);
+    try testing.expect(vga.display_generation != generation);
+    generation = vga.display_generation;
+    vga.writeMemory(0, &[_]u8{0} ** 9); // a bad access changes nothing
+    try testing.expectEqual(generation, vga.display_generation);
+    vga.display_generation = std.math.maxInt(u64);
+    outb(&vga, 0x3C8, 1);
+    try testing.expectEqual(@as(u64, 0), vga.display_generation);
+}
+
+test "window accesses of a bad length or past 0xBFFFF are ignored, read as ones and counted" {
+    var memory = try TestMemory.init(1 << 20);
+    defer memory.deinit();
+    var vga = Vga.init(1 << 20);
+    memory.attach(&vga);
+    var nine = [_]u8{0} ** 9;
+    vga.readMemory(0x18000, &nine);
+    try testing.expectEqualSlices(u8, &([_]u8{0xFF} ** 9), &nine);
+    vga.readMemory(0x18000, nine[0..0]);
+    vga.writeMemory(0x20000, &[1]u8{1});
+    vga.writeMemory(0x1FFFF, &[2]u8{ 1, 2 });
+    vga.readMemory(std.math.maxInt(u32), nine[0..1]);
+    try testing.expectEqual(@as(u32, 5), vga.bad_accesses);
+    var eight = [_]u8{0} ** 8;
+    memory.legacy()[0x1FFF8..][0..8].* = .{ 1, 2, 3, 4, 5, 6, 7, 8 };
+    vga.readMemory(0x1FFF8, &eight);
+    try testing.expectEqualSlices(u8, &[_]u8{ 1, 2, 3, 4, 5, 6, 7, 8 }, &eight);
+    try testing.expectEqual(@as(u32, 5), vga.bad_accesses);
+    try memory.expectGuards();
+}
+
+test "hostile guest: random registers, windows, banks and accesses stay inside the memory" {
+    var memory = try TestMemory.init(256 << 10);
+    defer memory.deinit();
+    var vga = Vga.init(256 << 10);
+    memory.attach(&vga);
+    var prng = std.Random.DefaultPrng.init(0xA0000_B8000);
+    const random = prng.random();
+    const interesting = [_]u8{ 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0E, 0x0F, 0x10, 0x40, 0xFF };
+    var data: [10]u8 = undefined;
+    for (0..200_000) |_| {
+        random.bytes(&data);
+        switch (random.uintLessThan(u8, 40)) {
+            0, 1 => outw(&vga, 0x3C4, @as(u16, interesting[random.uintLessThan(usize, interesting.len)]) << 8 | random.uintLessThan(u8, 5)),
+            2, 3 => outw(&vga, 0x3CE, @as(u16, interesting[random.uintLessThan(usize, interesting.len)]) << 8 | random.uintLessThan(u8, 9)),
+            4 => dispiWrite(&vga, random.uintLessThan(u16, 10), if (random.boolean()) interesting[random.uintLessThan(usize, interesting.len)] else random.int(u16)),
+            5 => vga.write(random.uintLessThan(u16, legacy_port_count), data[0..1]),
+            // Whole modes now and then, so that every mapping comes and goes.
+            6, 7 => switch (random.uintLessThan(u8, 4)) {
+                0 => setTextMode(&vga),
+                1 => setPlanarMode(&vga),
+                2 => setChain4Mode(&vga),
+                else => dispiWrite(&vga, 0x4, 0),
+            },
+            else => {
+                const offset = if (random.uintLessThan(u8, 16) == 0) random.int(u32) else random.uintLessThan(u32, 0x20010);
+                const len = random.uintLessThan(usize, 10);
+                if (random.boolean()) vga.readMemory(offset, data[0..len]) else vga.writeMemory(offset, data[0..len]);
+            },
+        }
+        if (random.uintLessThan(u8, 64) == 0) {
+            vga.mutex.lock();
+            vga.absorbTextShadow();
+            vga.mutex.unlock();
+        }
+        try testing.expect(vga.window.eql(vga.windowMapping()));
+        try testing.expect(memory.last.eql(vga.window));
+        switch (vga.window) {
+            .mmio => {},
+            .text => |text| try testing.expect(text.gpa >= 0xB0000 and text.gpa + text.len <= 0xC0000),
+            .vram => |window| try testing.expect(window.vram_offset + window.len <= memory.vram().len and
+                window.gpa + window.len <= 0xC0000),
+        }
+    }
+    try testing.expect(memory.changes > 100);
+    try testing.expect(vga.bad_accesses > 0);
+    try memory.expectGuards();
 }

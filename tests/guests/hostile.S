@@ -33,7 +33,7 @@
         .set    PRESENT, VARS + 0x100     // one byte per devfn on bus 0
         .set    SNAP_BEFORE, VARS + 0x200 // read-only PCI fields, see pci_snapshot
         .set    SNAP_AFTER, VARS + 0x300
-        // 0xA0000-0xBFFFF, the VGA window (RAM here): random characters for vmctl's screen dump
+        // 0xA0000-0xBFFFF, the VGA window: random characters for vmctl's screen dump
         .set    CANARY, 0x400000          // 64 KiB of random data, checksummed
         .set    CANARY_DWORDS, 0x4000
         .set    DMA_ACCESS, 0x800000      // fw_cfg DMA control structures
@@ -1461,7 +1461,19 @@ vga_fuzz_next:
 
         // 4. A hostile text screen for the host's dump (vmctl -s) when the guest is gone: the
         //    largest geometry the registers can describe, a random start address, row stride
-        //    and memory window, random characters all over the legacy window.
+        //    and memory window, random characters all over the legacy window. The window
+        //    first decodes all 128 KiB at 0xA0000 with plain odd/even writes, so the characters
+        //    fill planes 0 and 1 whatever window the display then reads.
+        mov     $0x3CE, %edx
+        .irp    value, 0x0206, 0x1005, 0x0003, 0x0001, 0xFF08
+        mov     $\value, %eax            // A0000 128K + odd/even; write mode 0; no rotate,
+        out     %ax, %dx                  // no set/reset; bit mask all
+        .endr
+        mov     $0x3C4, %edx
+        .irp    value, 0x0302, 0x0204
+        mov     $\value, %eax            // planes 0 and 1; odd/even, not chain 4
+        out     %ax, %dx
+        .endr
         mov     $0xA0000, %edi
         mov     $0x8000, %ecx
         call    fill_random

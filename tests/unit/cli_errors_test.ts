@@ -187,3 +187,45 @@ Deno.test("KVM device without permission", async () => {
   });
   assertOneLineError(result, /no permission to open .*: add your user to the 'kvm' group/);
 });
+
+Deno.test("--vram 0, 3 and lots", async () => {
+  for (const value of ["0", "3", "lots", "512"]) {
+    const result = await runVmctl(["run", "--kernel", kernel, "--vram", value]);
+    assertOneLineError(result, /video memory is a power of two from 1 to 256 MiB/);
+  }
+});
+
+Deno.test("an unknown --vga", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "--vga", "cirrus"]);
+  assertOneLineError(result, /--vga cirrus: the display adapter is one of std, vmware, none/);
+});
+
+Deno.test("--screenshot or -g with --vga none", async () => {
+  for (const option of [["--screenshot", "/tmp/x.png"], ["-g"]]) {
+    const result = await runVmctl(["run", "--kernel", kernel, "--vga", "none", ...option]);
+    assertOneLineError(result, /but --vga none gives it none: drop --vga none/);
+  }
+});
+
+Deno.test("a screenshot path in a missing folder, or a folder", async () => {
+  const missing = await runVmctl(["run", "--kernel", kernel, "--screenshot", "/nonexistent/x.png"]);
+  assertOneLineError(
+    missing,
+    /cannot write the screenshot .*the folder \/nonexistent does not exist/,
+  );
+  const folder = await runVmctl(["run", "--kernel", kernel, "--screenshot", "/tmp"]);
+  assertOneLineError(folder, /--screenshot \/tmp is a folder: give a file name/);
+});
+
+Deno.test("-g without a terminal", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "-g"]);
+  assertOneLineError(result, /-g draws the guest's screen in a terminal, but stdout is not one/);
+});
+
+Deno.test("an unwritable --serial file", async () => {
+  const result = await runVmctl(["run", "--kernel", kernel, "--serial", "/nonexistent/serial.log"]);
+  assertOneLineError(
+    result,
+    /cannot write the serial output to \/nonexistent\/serial.log \(no such folder\)/,
+  );
+});
