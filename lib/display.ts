@@ -1,7 +1,9 @@
 /**
  * `-g`: the guest's screen live in the terminal. The alternate screen, redrawn only when the
  * guest changed something (the screen's generation, from KVM's dirty log and the devices) or the
- * terminal was resized, at most every 33 ms, so an idle screen costs one cheap call a tick.
+ * terminal was resized. It looks every 33 ms while the screen changes and every 100 ms once it has
+ * been still for half a second, so a moving screen gets 30 frames/s, a change after a still spell
+ * shows within 100 ms (10 frames/s at worst), and an idle screen costs a few cheap calls a second.
  * Input stays with the console (stdin to COM1, Ctrl-A x quits).
  * @module
  */
@@ -17,6 +19,9 @@ export interface ScreenSource {
 }
 
 const TICK_MS = 33;
+const IDLE_TICK_MS = 100;
+/** Unchanged ticks after which the display looks every {@link IDLE_TICK_MS}. */
+const TICKS_BEFORE_IDLE = 15;
 const ENTER = "\x1b[?1049h\x1b[?25l\x1b[2J";
 const LEAVE = "\x1b[0m\x1b[?25h\x1b[?1049l";
 const encoder = new TextEncoder();
@@ -42,6 +47,7 @@ export class TerminalDisplay {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #shown: Canvas | undefined;
   #generation = -1n;
+  #stillTicks = 0;
   #resized = false;
   #onResize = () => {
     this.#resized = true;
@@ -76,9 +82,13 @@ export class TerminalDisplay {
       }
       this.#resized = false;
       this.#generation = generation;
+      this.#stillTicks = 0;
       this.#draw(source);
+    } else {
+      this.#stillTicks = Math.min(this.#stillTicks + 1, TICKS_BEFORE_IDLE);
     }
-    this.#timer = setTimeout(() => this.#tick(), TICK_MS);
+    const wait = this.#stillTicks < TICKS_BEFORE_IDLE ? TICK_MS : IDLE_TICK_MS;
+    this.#timer = setTimeout(() => this.#tick(), wait);
   }
 
   #draw(source: ScreenSource): void {

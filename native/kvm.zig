@@ -49,6 +49,34 @@ pub const DirtyLog = extern struct {
     dirty_bitmap: u64,
 };
 
+/// KVM_REGISTER_COALESCED_MMIO: guest writes inside the zone do not exit; KVM queues them in
+/// the ring and userspace replays them at its next exit.
+pub const CoalescedMmioZone = extern struct {
+    addr: u64,
+    size: u32,
+    pio: u32 = 0,
+};
+
+/// KVM_CAP_COALESCED_MMIO: KVM_CHECK_EXTENSION answers the ring's page offset in the vCPU area.
+pub const cap_coalesced_mmio: u32 = 15;
+
+/// One queued write in the coalesced MMIO ring.
+pub const CoalescedMmio = extern struct {
+    phys_addr: u64,
+    len: u32,
+    pio: u32,
+    data: [8]u8,
+};
+
+/// The ring's header; `coalesced_mmio_max` entries follow it on the same page. KVM advances
+/// `last`, userspace `first`.
+pub const CoalescedMmioRing = extern struct {
+    first: u32,
+    last: u32,
+};
+
+pub const coalesced_mmio_max: u32 = (4096 - @sizeOf(CoalescedMmioRing)) / @sizeOf(CoalescedMmio);
+
 pub const PitConfig = extern struct {
     flags: u32 = 0,
     pad: [15]u32 = [_]u32{0} ** 15,
@@ -190,6 +218,7 @@ pub const ioctl = struct {
     // System ioctls (on the /dev/kvm fd).
     pub const get_api_version = io(0x00);
     pub const create_vm = io(0x01);
+    pub const check_extension = io(0x03);
     pub const get_vcpu_mmap_size = io(0x04);
     pub const get_supported_cpuid = iowr(0x05, CpuidHeader);
     // VM ioctls.
@@ -198,6 +227,7 @@ pub const ioctl = struct {
     pub const set_user_memory_region = iow(0x46, UserspaceMemoryRegion);
     pub const set_tss_addr = io(0x47);
     pub const set_identity_map_addr = iow(0x48, u64);
+    pub const register_coalesced_mmio = iow(0x67, CoalescedMmioZone);
     pub const create_irqchip = io(0x60);
     pub const irq_line = iow(0x61, IrqLevel);
     pub const create_pit2 = iow(0x77, PitConfig);
@@ -258,6 +288,9 @@ comptime {
     std.debug.assert(@sizeOf(DirtyLog) == 16);
     std.debug.assert(@sizeOf(Msi) == 32);
     std.debug.assert(@sizeOf(PitConfig) == 64);
+    std.debug.assert(@sizeOf(CoalescedMmioZone) == 16);
+    std.debug.assert(@sizeOf(CoalescedMmio) == 24);
+    std.debug.assert(coalesced_mmio_max == 170);
     std.debug.assert(@sizeOf(Regs) == 144);
     std.debug.assert(@sizeOf(Segment) == 24);
     std.debug.assert(@sizeOf(Sregs) == 312);
@@ -296,4 +329,5 @@ test "ioctl numbers match the kernel's" {
     try std.testing.expectEqual(@as(u32, 0x8400AE8E), ioctl.get_lapic);
     try std.testing.expectEqual(@as(u32, 0x4008AE90), ioctl.set_cpuid2);
     try std.testing.expectEqual(@as(u32, 0x4008AE61), ioctl.irq_line);
+    try std.testing.expectEqual(@as(u32, 0x4010AE67), ioctl.register_coalesced_mmio);
 }

@@ -1,7 +1,8 @@
 //! The guest's screen as the host sees it: which adapter is showing (VMware SVGA's own mode, else
 //! the VGA/VBE core), drawn by the one renderer (devices/vga_render.zig), and whether anything
 //! changed since the host last looked — register and window writes counted by the devices, RAM
-//! writes by KVM's dirty log on the framebuffer and the legacy window — so an idle screen costs
+//! writes by KVM's dirty log on the framebuffer and the legacy window, queued window writes replayed
+//! first — so an idle screen costs
 //! one cheap ioctl a look and no rendering.
 const std = @import("std");
 const vm_mod = @import("vm.zig");
@@ -16,13 +17,16 @@ pub const Error = error{ NoDisplay, BufferTooSmall };
 /// Renders the screen into `out` (packed RGB). On `BufferTooSmall`, `needed` holds the size.
 pub fn renderFrame(vm: *Vm, out: []u8, needed: *display.Frame) Error!display.Frame {
     if (vm.vga_kind == .none) return error.NoDisplay;
+    vm_mod.flushCoalescedMmio(vm);
     const vga = &vm.vga;
     vga.mutex.lock();
     defer vga.mutex.unlock();
-    vga.absorbTextShadow();
+    // The SVGA's own mode shows video memory the VGA's text window shares: bringing the text
+    // shadow into the planes now would draw the VGA's idle text page over its first 64 KiB.
     if (vm.vga_kind == .vmware) {
         if (vm.svga.frameLayout()) |layout| return renderSvga(vm, layout, out, needed);
     }
+    vga.absorbTextShadow();
     const size = render.frameSize(vga, vm.vram.len);
     needed.* = size;
     if (frameBytes(size) > out.len) return error.BufferTooSmall;
@@ -57,6 +61,7 @@ const Cells = [render.max_text_cells]render.TextCell;
 fn readCells(vm: *Vm, cells: *Cells) Error!render.TextSize {
     if (vm.vga_kind == .none) return error.NoDisplay;
     if (vm.vga_kind == .vmware and vm.svga.frameLayout() != null) return error.NoDisplay;
+    vm_mod.flushCoalescedMmio(vm);
     const vga = &vm.vga;
     vga.mutex.lock();
     defer vga.mutex.unlock();
@@ -127,6 +132,7 @@ fn writeLines(cells: []const render.TextCell, columns: usize, out: []u8) usize {
 /// A number that changes whenever the screen may have changed.
 pub fn generation(vm: *Vm) u64 {
     if (vm.vga_kind == .none) return 0;
+    vm_mod.flushCoalescedMmio(vm);
     if (vm.vram_guest_address != null and slotDirty(vm, vm_mod.Slot.vram, vm.vram.len)) {
         _ = vm.screen_writes.fetchAdd(1, .monotonic);
     }

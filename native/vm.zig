@@ -224,6 +224,11 @@ pub const Vm = struct {
 
     serial_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
     debug_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
+    /// KVM's coalesced MMIO ring (a page of vCPU 0's area) while the legacy window is a
+    /// coalesced zone: the guest's planar writes wait there instead of exiting one by one, and
+    /// `flushCoalescedMmio` replays them, in order, before anything else looks at the VGA.
+    coalesced_ring: ?*[page_size]u8 = null,
+    coalesced_mutex: std.Thread.Mutex = .{},
     /// Set when KVM refused the legacy window's slot; `create` fails on it, later guests go slow.
     window_register_failed: bool = false,
     /// Guest accesses that no device claimed: counted, answered with all-ones, never trusted.
@@ -317,6 +322,7 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32, vga_kind:
     }
     errdefer destroyVcpus(vm);
     for (0..cpu_count) |index| try createVcpu(vm, @intCast(index));
+    if (vga_kind != .none) coalesceLegacyWindow(vm);
     // QEMU's pc defaults, which SeaBIOS reads from CMOS: boot order "cad" and the CPU count.
     vm.cmos.setBootOrder(&.{ .hard_disk, .floppy, .cdrom });
     vm.cmos.setCpuCount(cpu_count);
@@ -326,6 +332,43 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32, vga_kind:
         return error.OutOfMemory;
     };
     return vm;
+}
+
+/// Makes guest writes to the legacy window coalesced MMIO where KVM can (see `coalesced_ring`);
+/// without it every write exits, which is slower but the same to the guest.
+fn coalesceLegacyWindow(vm: *Vm) void {
+    std.debug.assert(vm.vcpu_count >= 1 and vm.coalesced_ring == null);
+    const page_offset = kvm.call(vm.kvm_fd, kvm.ioctl.check_extension, kvm.cap_coalesced_mmio) catch return;
+    if (page_offset == 0) return;
+    const area = vm.vcpus[0].run_mapping;
+    if (area.len / page_size <= page_offset) return;
+    // The ring must be reachable before the zone exists, or queued writes would never be seen.
+    vm.coalesced_ring = area[page_offset * page_size ..][0..page_size];
+    var zone = kvm.CoalescedMmioZone{ .addr = legacy_window_base, .size = legacy_window_bytes };
+    _ = kvm.call(vm.vm_fd, kvm.ioctl.register_coalesced_mmio, @intFromPtr(&zone)) catch {
+        vm.coalesced_ring = null;
+    };
+}
+
+/// Replays the guest's queued window writes, oldest first. Every vCPU exit starts with it and
+/// so does every look at the screen, so nothing reads the VGA around a write still queued.
+pub fn flushCoalescedMmio(vm: *Vm) void {
+    const page = vm.coalesced_ring orelse return;
+    const ring: *kvm.CoalescedMmioRing = @ptrCast(@alignCast(page));
+    if (@atomicLoad(u32, &ring.last, .acquire) == @atomicLoad(u32, &ring.first, .monotonic)) return;
+    const entries: *const [kvm.coalesced_mmio_max]kvm.CoalescedMmio = @ptrCast(@alignCast(page[@sizeOf(kvm.CoalescedMmioRing)..]));
+    vm.coalesced_mutex.lock();
+    defer vm.coalesced_mutex.unlock();
+    var first = ring.first;
+    while (true) {
+        const last = @atomicLoad(u32, &ring.last, .acquire);
+        // KVM keeps both below the ring's size; anything else would index past the page.
+        if (first == last or first >= kvm.coalesced_mmio_max or last >= kvm.coalesced_mmio_max) break;
+        const entry = entries[first];
+        mmioWrite(vm, entry.phys_addr, entry.data[0..@min(entry.len, entry.data.len)]);
+        first = (first + 1) % kvm.coalesced_mmio_max;
+        @atomicStore(u32, &ring.first, first, .release);
+    }
 }
 
 /// The device timer thread: lets the RTC raise its interrupts on time. It sleeps until the
@@ -389,6 +432,7 @@ pub fn destroy(vm: *Vm) void {
 }
 
 fn destroyVcpus(vm: *Vm) void {
+    vm.coalesced_ring = null;
     for (vm.vcpus[0..vm.vcpu_count]) |*vcpu| {
         posix.munmap(vcpu.run_mapping);
         posix.close(vcpu.fd);
@@ -1049,6 +1093,7 @@ pub fn runVcpu(vm: *Vm, vcpu: *Vcpu) Exit {
             return .interrupted;
         }
         const rc = linux.ioctl(vcpu.fd, kvm.ioctl.run, 0);
+        flushCoalescedMmio(vm);
         switch (linux.E.init(rc)) {
             .SUCCESS => {},
             .INTR, .AGAIN => continue,
@@ -1186,26 +1231,42 @@ fn handleMmio(vm: *Vm, run: *volatile kvm.Run) void {
     const len = @min(mmio.len, mmio.data.len);
     var buffer: [8]u8 = undefined;
     const data = buffer[0..len];
-    const is_write = mmio.is_write != 0;
-    if (is_write) {
+    if (mmio.is_write != 0) {
         for (data, 0..) |*byte, i| byte.* = mmio.data[i];
+        mmioWrite(vm, mmio.phys_addr, data);
+    } else {
+        mmioRead(vm, mmio.phys_addr, data);
+        for (data, 0..) |byte, i| mmio.data[i] = byte;
     }
-    if (vm.vga_kind != .none and mmio.phys_addr >= legacy_window_base and mmio.phys_addr < legacy_window_end) {
-        // The VGA window wherever it is not mapped memory now; `readMemory` refuses accesses
+}
+
+fn inLegacyWindow(vm: *const Vm, address: u64) bool {
+    return vm.vga_kind != .none and address >= legacy_window_base and address < legacy_window_end;
+}
+
+/// A guest write of 0 to 8 bytes to `address`, from an exit or the coalesced ring.
+fn mmioWrite(vm: *Vm, address: u64, data: []const u8) void {
+    if (inLegacyWindow(vm, address)) {
+        // The VGA window wherever it is not mapped memory now; `writeMemory` refuses accesses
         // that run past its end.
-        const offset: u32 = @intCast(mmio.phys_addr - legacy_window_base);
-        if (is_write) vm.vga.writeMemory(offset, data) else vm.vga.readMemory(offset, data);
-    } else if (vm.pci_bus.findMemory(mmio.phys_addr)) |hit| {
-        if (is_write) pci.Bus.writeBar(hit, data) else pci.Bus.readBar(hit, data);
-    } else if (is_write and inFirmwareImage(vm, mmio.phys_addr)) {
+        vm.vga.writeMemory(@intCast(address - legacy_window_base), data);
+    } else if (vm.pci_bus.findMemory(address)) |hit| {
+        pci.Bus.writeBar(hit, data);
+    } else if (inFirmwareImage(vm, address)) {
         // Writes to the read-only firmware image are dropped, as a flash chip would.
-        return;
+    } else {
+        _ = vm.unclaimed_mmio_accesses.fetchAdd(1, .monotonic);
+    }
+}
+
+fn mmioRead(vm: *Vm, address: u64, data: []u8) void {
+    if (inLegacyWindow(vm, address)) {
+        vm.vga.readMemory(@intCast(address - legacy_window_base), data);
+    } else if (vm.pci_bus.findMemory(address)) |hit| {
+        pci.Bus.readBar(hit, data);
     } else {
         _ = vm.unclaimed_mmio_accesses.fetchAdd(1, .monotonic);
         @memset(data, 0xFF);
-    }
-    if (!is_write) {
-        for (data, 0..) |byte, i| mmio.data[i] = byte;
     }
 }
 

@@ -9,9 +9,12 @@
  *    faster.
  * 2. PNG encoding on the host, no VM: {@linkcode encodePng} on a 1024x768 desktop-like frame and
  *    on noise (the worst case), median of {@link PNG_ENCODES} encodes each.
- * 3. Host CPU the display costs: vmctl booting SeaBIOS with nothing to boot (an idle text screen,
- *    "No bootable device") for {@link IDLE_SECONDS} s, its user + system time from
- *    `/usr/bin/time`, once plain and once with `-g` on a pseudo-terminal (`script`).
+ * 3. Host CPU the display costs, vmctl's user + system time from `/usr/bin/time` over
+ *    {@link IDLE_SECONDS} s, once plain and once with `-g` on a pseudo-terminal (`script`), on
+ *    three screens: SeaBIOS's idle text screen ("No bootable device", no disk), a still
+ *    1024x768x32 VBE screen and a full-screen redraw loop there (the fill guest's `bench_mode` 1
+ *    and 2). The redraw loop's vCPU is busy either way; the difference is what `-g` costs, and
+ *    the frames it drew (its status lines) say how fast it kept up.
  *
  * Interleaved runs, medians. The VM parts run on the host's /dev/kvm when usable, otherwise all of
  * them in one start of the nested-KVM box, where absolute numbers are inflated: read the ratios.
@@ -39,11 +42,27 @@ const FILL_NAMES: Record<Fill, string> = {
 const FILL_KINDS = Object.keys(FILLS_BYTES) as Fill[];
 /** The fill guest's disk: 1 MiB, the guest at its start. */
 const DISK_BYTES = 1 << 20;
+/** Where the fill guest keeps its `bench_mode` byte: the last byte of its 3 sectors. */
+const BENCH_MODE_OFFSET = 3 * 512 - 1;
+/** The screens the host's CPU is measured on, and the fill guest's `bench_mode` for each. */
+const SCENES = { text: undefined, still: 1, redraw: 2 } as const;
+type Scene = keyof typeof SCENES;
+const SCENE_NAMES: Record<Scene, string> = {
+  text: `idle text screen ("No bootable device")`,
+  still: "still 1024x768x32 VBE screen",
+  redraw: "1024x768x32 full-screen redraw loop",
+};
+const SCENE_KINDS = Object.keys(SCENES) as Scene[];
+/** What `-g` writes once per frame it draws. */
+const FRAME_MARK = "Ctrl-A x quits";
 const FILL_TIMEOUT_SECONDS = 120;
 const PNG_WIDTH = 1024;
 const PNG_HEIGHT = 768;
 const PNG_ENCODES = 20;
 const IDLE_SECONDS = 20;
+/** When the steady window starts: every scene's screen is drawn by then, even in the box. */
+const SETTLE_SECONDS = 8;
+const STEADY_SECONDS = IDLE_SECONDS - 1 - SETTLE_SECONDS;
 /** The pseudo-terminal `-g` draws on. */
 const PTY_COLUMNS = 160;
 const PTY_ROWS = 50;
@@ -51,17 +70,24 @@ const PTY_ROWS = 50;
 /** Guest TSC cycles of each fill. */
 type FillSample = Record<Fill, number>;
 
-/** One idle run: the vmctl process' user + system seconds, and what it wrote to its terminal. */
+/**
+ * One CPU run: the vmctl process' user + system seconds over the whole run and over the steady
+ * window (from {@link SETTLE_SECONDS} s to one second before the end, the boot over), what it
+ * wrote and the frames `-g` drew.
+ */
 interface CpuSample {
   cpuSeconds: number;
+  steadyCpuSeconds: number;
   outputBytes: number;
+  frames: number;
 }
 
 /** What the VM parts measured, written by the `--inside` run for the host to print. */
 interface InsideResult {
   runs: number;
   fills: Record<string, FillSample[]>;
-  cpu: Record<string, CpuSample[]>;
+  /** By scene, then "plain" or "graphics". */
+  cpu: Record<string, Record<string, CpuSample[]>>;
   /** Why the `-g` run could not be measured, if it could not. */
   graphicsError?: string;
 }
@@ -136,17 +162,65 @@ function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** /proc's unit of CPU time (USER_HZ), 100 on every Linux architecture vmctl runs on. */
+const CLOCK_TICKS = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The process' parent and its user + system time in clock ticks, from /proc/PID/stat. */
+async function processStat(pid: number): Promise<{ parent: number; ticks: number; name: string }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // "pid (comm) state ppid ..." where comm may hold spaces and parentheses: split after the last ")".
+  const close = stat.lastIndexOf(")");
+  const fields = stat.slice(close + 2).split(" ");
+  return {
+    name: stat.slice(stat.indexOf("(") + 1, close),
+    parent: Number(fields[1]),
+    ticks: Number(fields[11]) + Number(fields[12]),
+  };
+}
+
+async function cpuTicks(pid: number): Promise<number> {
+  return (await processStat(pid)).ticks;
+}
+
+/** The Deno process (vmctl) among the descendants of `root` (script, sh, time). */
+async function findDeno(root: number): Promise<number> {
+  const parents = new Map<number, number>();
+  let found: number | undefined;
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await processStat(pid).catch(() => undefined);
+    if (stat === undefined) continue;
+    parents.set(pid, stat.parent);
+    if (stat.name !== "deno") continue;
+    for (let up = stat.parent; up > 1; up = parents.get(up) ?? (await processStat(up)).parent) {
+      if (up === root) found = pid;
+    }
+  }
+  if (found === undefined) throw new Error(`no vmctl (deno) process under pid ${root}`);
+  return found;
+}
+
 /**
- * vmctl at SeaBIOS's idle "No bootable device" screen for {@link IDLE_SECONDS} s, under
- * `/usr/bin/time`; with `graphics`, with `-g` on a pseudo-terminal of `script`. Resolves with the
+ * vmctl for {@link IDLE_SECONDS} s under `/usr/bin/time`, booting `disk` (SeaBIOS's idle screen
+ * without one); with `graphics`, with `-g` on a pseudo-terminal of `script`. Resolves with the
  * vmctl process' CPU time, or throws when it did not stop at its timeout (exit 2).
  */
-async function measureIdle(graphics: boolean, timeFile: string): Promise<CpuSample> {
+async function measureCpu(
+  disk: string | undefined,
+  graphics: boolean,
+  timeFile: string,
+): Promise<CpuSample> {
   // Gone first, so that a run in which time(1) never ran cannot read the previous run's times.
   await Deno.remove(timeFile).catch(() => {});
   const vmctl = [
     ...["/usr/bin/time", "-f", "%U %S", "-o", timeFile],
     ...VMCTL,
+    ...(disk === undefined ? [] : ["-d", disk]),
     ...["-t", String(IDLE_SECONDS)],
     ...(graphics ? ["-g"] : []),
   ];
@@ -157,25 +231,43 @@ async function measureIdle(graphics: boolean, timeFile: string): Promise<CpuSamp
       "/dev/null",
     ]
     : vmctl;
-  const output = await new Deno.Command(argv[0], {
+  const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     env: { TERM: "xterm-256color" },
-  }).output();
+  }).spawn();
+  const output = child.output();
+  // NaN when vmctl was gone early: the exit check below then says why.
+  const steadyTicks = await (async () => {
+    await sleep(SETTLE_SECONDS * 1000);
+    const vmctlPid = await findDeno(child.pid);
+    const settled = await cpuTicks(vmctlPid);
+    await sleep(STEADY_SECONDS * 1000);
+    return (await cpuTicks(vmctlPid)) - settled;
+  })().catch(() => NaN);
+  const { stdout, stderr } = await output;
   // time(1) writes "Command exited with non-zero status N" first when the command fails.
   const lines = (await Deno.readTextFile(timeFile)).trim().split("\n");
   const [user, system] = lines[lines.length - 1].split(" ").map(Number);
   const exit = lines[0].match(/non-zero status (\d+)/)?.[1] ?? "0";
-  if (exit !== "2" || !Number.isFinite(user) || !Number.isFinite(system)) {
-    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  const text = new TextDecoder().decode(stdout);
+  if (
+    exit !== "2" || !Number.isFinite(user) || !Number.isFinite(system) ||
+    !Number.isFinite(steadyTicks)
+  ) {
     throw new Error(
-      `vmctl${graphics ? " -g" : ""} did not idle until its -t ${IDLE_SECONDS} (exit ${exit}): ` +
-        text.slice(-600),
+      `vmctl${graphics ? " -g" : ""} did not run until its -t ${IDLE_SECONDS} (exit ${exit}): ` +
+        (text + new TextDecoder().decode(stderr)).slice(-600),
     );
   }
-  return { cpuSeconds: user + system, outputBytes: output.stdout.length };
+  return {
+    cpuSeconds: user + system,
+    steadyCpuSeconds: steadyTicks / CLOCK_TICKS,
+    outputBytes: stdout.length,
+    frames: text.split(FRAME_MARK).length - 1,
+  };
 }
 
 /**
@@ -183,26 +275,37 @@ async function measureIdle(graphics: boolean, timeFile: string): Promise<CpuSamp
  * `hostDisk` in the temporary folder: the share is 9p in the box, where image locks may fail.
  */
 async function inside(share: string, hostDisk: string, runs: number): Promise<void> {
-  const disk = await Deno.makeTempFile({ prefix: "vmctl-vga-fill-", suffix: ".img" });
+  const folder = await Deno.makeTempDir({ prefix: "vmctl-vga-fill-" });
   try {
-    await Deno.copyFile(hostDisk, disk);
-    await insideRuns(share, disk, runs);
+    const image = await Deno.readFile(hostDisk);
+    const disks: Record<string, string> = {};
+    for (const [name, mode] of Object.entries({ fills: 0, ...SCENES })) {
+      if (mode === undefined) continue;
+      image[BENCH_MODE_OFFSET] = mode;
+      disks[name] = join(folder, `${name}.img`);
+      await Deno.writeFile(disks[name], image);
+    }
+    await insideRuns(share, disks, runs);
   } finally {
-    await Deno.remove(disk);
+    await Deno.remove(folder, { recursive: true });
   }
 }
 
-async function insideRuns(share: string, disk: string, runs: number): Promise<void> {
+async function insideRuns(
+  share: string,
+  disks: Record<string, string>,
+  runs: number,
+): Promise<void> {
   const result: InsideResult = {
     runs,
     fills: Object.fromEntries(FILL_CONTENDERS.map((c) => [c.name, []])),
-    cpu: { plain: [], graphics: [] },
+    cpu: Object.fromEntries(SCENE_KINDS.map((scene) => [scene, { plain: [], graphics: [] }])),
   };
   const timeFile = join(share, "time.txt");
   for (let run = 1; run <= runs; run++) {
     for (const contender of FILL_CONTENDERS) {
       const started = performance.now();
-      const sample = await measureFill(contender, disk);
+      const sample = await measureFill(contender, disks.fills);
       const seconds = (performance.now() - started) / 1000;
       result.fills[contender.name].push(sample);
       const text = FILL_KINDS.map((fill) => `${fill} ${(sample[fill] / 1e6).toFixed(1)} M`);
@@ -211,20 +314,26 @@ async function insideRuns(share: string, disk: string, runs: number): Promise<vo
           `(whole run ${seconds.toFixed(1)} s)`,
       );
     }
-    const plain = await measureIdle(false, timeFile);
-    result.cpu.plain.push(plain);
-    console.log(`run ${run} idle plain   ${plain.cpuSeconds.toFixed(2)} s CPU`);
-    if (result.graphicsError === undefined) {
+    for (const scene of SCENE_KINDS) {
+      const disk = SCENES[scene] === undefined ? undefined : disks[scene];
+      const plain = await measureCpu(disk, false, timeFile);
+      result.cpu[scene].plain.push(plain);
+      console.log(
+        `run ${run} ${scene.padEnd(6)} plain ${plain.cpuSeconds.toFixed(2)} s CPU, ` +
+          `${plain.steadyCpuSeconds.toFixed(2)} s steady`,
+      );
+      if (result.graphicsError !== undefined) continue;
       try {
-        const graphics = await measureIdle(true, timeFile);
-        result.cpu.graphics.push(graphics);
+        const graphics = await measureCpu(disk, true, timeFile);
+        result.cpu[scene].graphics.push(graphics);
         console.log(
-          `run ${run} idle -g      ${graphics.cpuSeconds.toFixed(2)} s CPU, ` +
-            `${graphics.outputBytes} bytes to the terminal`,
+          `run ${run} ${scene.padEnd(6)} -g    ${graphics.cpuSeconds.toFixed(2)} s CPU, ` +
+            `${graphics.steadyCpuSeconds.toFixed(2)} s steady, ` +
+            `${graphics.frames} frames, ${graphics.outputBytes} bytes to the terminal`,
         );
       } catch (error) {
         result.graphicsError = (error as Error).message;
-        console.log(`run ${run} idle -g      failed: ${result.graphicsError}`);
+        console.log(`run ${run} ${scene.padEnd(6)} -g    failed: ${result.graphicsError}`);
       }
     }
   }
@@ -375,24 +484,53 @@ function report(result: InsideResult, png: PngResult[], inBox: boolean): void {
     ["frame", "ms", "PNG bytes"],
     ...png.map((p) => [p.name, p.medianMs.toFixed(1), String(p.bytes)]),
   ]));
-  console.log(`\nhost CPU of vmctl idle at "No bootable device" for ${IDLE_SECONDS} s (user+sys)`);
-  const plain = median(result.cpu.plain.map((s) => s.cpuSeconds));
-  const cpuRows = [["run", "CPU s", "% of a core"], [
-    "plain",
-    plain.toFixed(2),
-    (plain / IDLE_SECONDS * 100).toFixed(1),
+  console.log(
+    `\nhost CPU of vmctl (user+sys), plain and with -g on a ${PTY_COLUMNS}x${PTY_ROWS} pty: ` +
+      `the whole ${IDLE_SECONDS} s run, and as a share of a core in the steady window ` +
+      `(${SETTLE_SECONDS}-${IDLE_SECONDS - 1} s)`,
+  );
+  const cpuRows = [[
+    "screen",
+    "plain s",
+    "-g s",
+    "-g costs",
+    "steady plain",
+    "steady -g",
+    "-g costs",
+    "-g frames/s",
   ]];
-  if (result.graphicsError === undefined) {
-    const graphics = median(result.cpu.graphics.map((s) => s.cpuSeconds));
-    const cost = graphics - plain;
-    cpuRows.push(
-      ["-g on a pty", graphics.toFixed(2), (graphics / IDLE_SECONDS * 100).toFixed(1)],
-      [
-        "-g costs",
-        `${cost >= 0 ? "+" : ""}${cost.toFixed(2)}`,
-        (cost / IDLE_SECONDS * 100).toFixed(1),
-      ],
-    );
+  const percent = (seconds: number, of: number) =>
+    `${seconds >= 0 ? "" : "-"}${Math.abs(seconds / of * 100).toFixed(1)} %`;
+  for (const scene of SCENE_KINDS) {
+    const plain = result.cpu[scene].plain;
+    const graphics = result.cpu[scene].graphics;
+    const whole = median(plain.map((s) => s.cpuSeconds));
+    const steady = median(plain.map((s) => s.steadyCpuSeconds));
+    if (graphics.length === 0) {
+      cpuRows.push([
+        SCENE_NAMES[scene],
+        whole.toFixed(2),
+        "-",
+        "-",
+        percent(steady, STEADY_SECONDS),
+        "-",
+        "-",
+        "-",
+      ]);
+      continue;
+    }
+    const wholeG = median(graphics.map((s) => s.cpuSeconds));
+    const steadyG = median(graphics.map((s) => s.steadyCpuSeconds));
+    cpuRows.push([
+      SCENE_NAMES[scene],
+      whole.toFixed(2),
+      wholeG.toFixed(2),
+      `${wholeG >= whole ? "+" : ""}${(wholeG - whole).toFixed(2)} s`,
+      percent(steady, STEADY_SECONDS),
+      percent(steadyG, STEADY_SECONDS),
+      percent(steadyG - steady, STEADY_SECONDS),
+      (median(graphics.map((s) => s.frames)) / IDLE_SECONDS).toFixed(1),
+    ]);
   }
   console.log(table(cpuRows));
   if (result.graphicsError !== undefined) console.log(`  -g: ${result.graphicsError}`);
@@ -423,6 +561,8 @@ async function main(args: string[]): Promise<number> {
     // Fill Deno's caches on the host, so the box (which shares them) does not compile main.ts.
     await new Deno.Command(Deno.execPath(), { args: ["check", `${REPO}main.ts`] }).output();
     const self = new URL(import.meta.url).pathname;
+    // Two box CPUs, so that -g's drawing does not take turns with the redraw loop's vCPU.
+    if (Deno.env.get("VMCTL_BOX_CPUS") === undefined) Deno.env.set("VMCTL_BOX_CPUS", "2");
     const result = await runInBoxOrDirect(
       [Deno.execPath(), "run", "-A", self, "--inside", share, disk, String(runs)],
       { timeoutMs: 3_600_000, cwd: REPO, shareDir: share },

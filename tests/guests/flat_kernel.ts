@@ -98,7 +98,8 @@ export function assembleGuest(name: string): Promise<Uint8Array> {
 /** How the hostile guest ends: hang, power off (ACPI S5), i8042 reset, 0xCF9 reset, triple
  * fault. Lower case fuzzes every port and device first; upper case skips straight to the end.
  * "d" attacks the PCI bus, fw_cfg and the VGA instead, checks the outcome, then powers off; "i"
- * does the same to the IDE controller, a disk (-d) and a CD (-i), "a" to the AHCI controller. */
+ * does the same to the IDE controller, a disk (-d) and a CD (-i), "a" to the AHCI controller,
+ * "g" to the VGA's planes, registers and VBE modes, "w" to the VMware SVGA II (--vga vmware). */
 export type HostileAction =
   | "h"
   | "p"
@@ -108,6 +109,8 @@ export type HostileAction =
   | "d"
   | "i"
   | "a"
+  | "g"
+  | "w"
   | "H"
   | "P"
   | "R"

@@ -8,6 +8,9 @@
 //   'i' instead of the port fuzzing, attack the IDE controller and its drives (see `storage`):
 //       the test puts a disk image and a CD on the IDE channels; then power off as 'p' does
 //   'a' the same for the AHCI controller (see `ahci`): a blank disk on SATA port 0, a CD on 1
+//   'g' instead of the port fuzzing, random VGA register, plane and VBE traffic (see
+//       `graphics`), then power off as 'p' does
+//   'w' the same for the VMware SVGA II's registers and FIFO (see `svga`; vmctl --vga vmware)
 // Ports that would end the run early (PM1 control, 0xCF9, i8042 command) are spared until then,
 // and so is KVM's in-kernel PIT (see `spared`).
 // An upper-case action letter skips the fuzzing and goes straight to the report and the end.
@@ -157,6 +160,43 @@
         .set    DMA_WRITE, 0x10
         .set    DMA_FUZZ_COUNT, 512
         .set    VGA_FUZZ_COUNT, 6000
+        .set    GFX_FUZZ_COUNT, 20000
+        .set    GFX_PROBE, 0xA1234        // where 'g' checks the planes afterwards
+        .set    SVGA_CFG, 0x80001000      // 00:02.0 with --vga vmware
+        .set    SVGA_IO, 0xC100           // BAR 0: index at +0, value at +1, IRQ status at +8
+        .set    SVGA_FB, 0xE0000000       // BAR 1
+        .set    SVGA_FIFO, 0xE8000000     // BAR 2
+        .set    SVGA_FIFO_BYTES, 0x40000
+        .set    SVGA_RING_START, 0x1000   // MIN: room for all 291 FIFO registers
+        .set    SVGA_RING_END, 0x11000    // MAX: a 64 KiB ring
+        .set    SVGA_FUZZ_COUNT, 200
+        .set    SVGA_BAD_RINGS, 11
+        .set    SVGA_REG_ID, 0
+        .set    SVGA_REG_ENABLE, 1
+        .set    SVGA_REG_WIDTH, 2
+        .set    SVGA_REG_HEIGHT, 3
+        .set    SVGA_REG_BPP, 7
+        .set    SVGA_REG_FB_START, 13
+        .set    SVGA_REG_MEM_START, 18
+        .set    SVGA_REG_MEM_SIZE, 19
+        .set    SVGA_REG_CONFIG_DONE, 20
+        .set    SVGA_REG_SYNC, 21
+        .set    SVGA_REG_BUSY, 22
+        .set    SVGA_REG_CURSOR_X, 25
+        .set    SVGA_REG_CURSOR_Y, 26
+        .set    SVGA_REG_CURSOR_ON, 27
+        .set    SVGA_REG_PITCHLOCK, 32
+        .set    SVGA_REG_IRQMASK, 33
+        .set    SVGA_CMD_UPDATE, 1
+        .set    SVGA_CMD_RECT_FILL, 2
+        .set    SVGA_CMD_RECT_COPY, 3
+        .set    SVGA_CMD_RECT_ROP_COPY, 14
+        .set    SVGA_CMD_DEFINE_CURSOR, 19
+        .set    SVGA_CMD_DEFINE_ALPHA_CURSOR, 22
+        .set    SVGA_CMD_UPDATE_VERBOSE, 25
+        .set    SVGA_CMD_FENCE, 30
+        .set    SVGA_CMD_ESCAPE, 33
+        .set    SVGA_CMD_NOP, 45
 
 // fw_cfg DMA control word: select `key`, then do `ops`.
 #define SEL(key, ops) (((key) << 16) | DMA_SELECT | (ops))
@@ -179,6 +219,10 @@ image_start:                              // local: `lea _start(%rip)` would nee
         je      storage
         cmpb    $'a', (%rax)
         je      ahci
+        cmpb    $'g', (%rax)
+        je      graphics
+        cmpb    $'w', (%rax)
+        je      svga
 
         // 1. Every port: one write and one read, of a width that rotates with the port number.
         xor     %ebx, %ebx
@@ -272,6 +316,10 @@ finish:
         cmp     $'i', %al
         je      power_off
         cmp     $'a', %al
+        je      power_off
+        cmp     $'g', %al
+        je      power_off
+        cmp     $'w', %al
         je      power_off
         cmp     $'h', %al
         je      hang
@@ -1507,6 +1555,663 @@ vga_fuzz_next:
         call    check_sums
         mov     $0x335, %edi
         call    check_apics
+        ret
+
+// ---- 'g': the VGA's planes, registers and VBE modes under random traffic ------------------
+// Random writes to the graphics controller, sequencer, CRTC, attribute controller and Bochs VBE
+// registers, between random reads and writes of every width in the 128 KiB window, short string
+// moves and stores in it, and accesses that straddle its ends (0x9FFFF/0xA0000 and
+// 0xBFFFF/0xC0000), while the test takes screenshots (SIGUSR1) of whatever the registers say.
+// "GFX-START" first: the test's cue. Then the planes must still work as a VGA's, a write read
+// back at once included (checks 0x40xx), and no RAM outside the window may have changed; one
+// line, "VGA-PLANES-OK" or "VGA-PLANES-FAIL ...".
+graphics:
+        call    guards
+        call    apic_versions
+        mov     %rax, APIC_VERSIONS
+        mov     $VGA_CFG | 0x10, %eax     // BAR 0, the VBE framebuffer, above RAM
+        mov     $0xE0000000, %ecx
+        call    pci_write
+        mov     $2, %ecx                  // memory decoding
+        call    vga_command
+        lea     gfx_start_text(%rip), %rsi
+        call    puts
+        mov     $GFX_FUZZ_COUNT, %r13d
+gfx_fuzz:
+        call    next_random
+        mov     %eax, %ebx                // bits 0-4: what; 5-15: an index; 16-23: a value
+        mov     %ebx, %ecx
+        and     $0x1F, %ecx
+        cmp     $4, %ecx
+        jb      gfx_gc
+        cmp     $6, %ecx
+        jb      gfx_seq
+        je      gfx_crtc
+        cmp     $7, %ecx
+        je      gfx_attr
+        cmp     $8, %ecx
+        je      gfx_vbe
+        cmp     $9, %ecx
+        je      gfx_straddle
+        cmp     $10, %ecx
+        je      gfx_string
+        jmp     gfx_access
+gfx_gc: mov     $0x3CE, %edx              // indices 0-15, 9-15 naming nothing
+        mov     $0xF, %ecx
+        jmp     gfx_indexed
+gfx_seq:
+        mov     $0x3C4, %edx
+        mov     $0x7, %ecx
+        jmp     gfx_indexed
+gfx_crtc:
+        mov     $0x3D4, %edx
+        mov     $0x1F, %ecx
+gfx_indexed:                              // one word write: the index, then its value
+        mov     %ebx, %eax
+        shr     $5, %eax
+        and     %ecx, %eax
+        mov     %ebx, %ecx
+        shr     $16, %ecx
+        mov     %cl, %ah
+        out     %ax, %dx
+        jmp     gfx_next
+gfx_attr:
+        mov     $0x3DA, %edx              // the flip-flop to index
+        in      %dx, %al
+        mov     $0x3C0, %edx
+        mov     %ebx, %eax
+        shr     $5, %eax
+        and     $0x1F, %eax
+        or      $0x20, %al                // the display keeps the palette
+        out     %al, %dx
+        mov     %ebx, %eax
+        shr     $16, %eax
+        out     %al, %dx
+        jmp     gfx_next
+gfx_vbe:
+        mov     %ebx, %ecx
+        shr     $5, %ecx
+        and     $0xF, %ecx                // registers 0-9, 10-15 naming nothing
+        mov     %ebx, %eax
+        shr     $16, %eax
+        cmp     $3, %ecx
+        jne     1f
+        test    $0x400, %ebx
+        jz      1f
+        mov     %ebx, %eax                // a depth the interface knows, half the time
+        shr     $11, %eax
+        and     $7, %eax
+        lea     gfx_depths(%rip), %rsi
+        movzbl  (%rsi,%rax), %eax
+        jmp     2f
+1:      test    $0x200, %ebx              // a size that may fit, half the time
+        jz      2f
+        and     $0x7FF, %eax
+2:      call    dispi_write
+        jmp     gfx_next
+gfx_straddle:
+        mov     %ebx, %eax
+        shr     $5, %eax
+        and     $7, %eax
+        lea     gfx_edges(%rip), %rsi
+        mov     (%rsi,%rax,4), %edi
+        call    next_random
+        test    $0x100, %ebx
+        jz      1f
+        mov     (%rdi), %rax
+        jmp     gfx_next
+1:      mov     %rax, (%rdi)
+        jmp     gfx_next
+gfx_string:                               // 16 bytes, maybe running on into RAM at 0xC0000
+        mov     %ebx, %edi
+        shr     $5, %edi
+        and     $0x1FFFF, %edi
+        add     $0xA0000, %edi
+        mov     $16, %ecx
+        test    $0x400000, %ebx
+        jz      1f
+        mov     %edi, %esi                // a move inside the window, overlapping or not
+        xor     $0x18, %esi
+        rep movsb
+        jmp     gfx_next
+1:      mov     %ebx, %eax
+        rep stosb
+        jmp     gfx_next
+gfx_access:                               // bit 5: read; bits 6-7: the width
+        call    next_random
+        mov     %eax, %edi
+        and     $0x1FFFF, %edi
+        cmp     $0x1FFF8, %edi
+        jb      1f
+        sub     $8, %edi                  // the ends are gfx_straddle's
+1:      add     $0xA0000, %edi
+        call    next_random
+        test    $0x20, %ebx
+        jnz     gfx_read
+        test    $0x40, %ebx
+        jnz     2f
+        test    $0x80, %ebx
+        jnz     1f
+        mov     %al, (%rdi)
+        jmp     gfx_next
+1:      mov     %ax, (%rdi)
+        jmp     gfx_next
+2:      test    $0x80, %ebx
+        jnz     3f
+        mov     %eax, (%rdi)
+        jmp     gfx_next
+3:      shl     $32, %rax
+        or      %r8, %rax
+        mov     %rax, (%rdi)
+        jmp     gfx_next
+gfx_read:
+        test    $0x40, %ebx
+        jnz     2f
+        test    $0x80, %ebx
+        jnz     1f
+        mov     (%rdi), %al
+        jmp     gfx_next
+1:      mov     (%rdi), %ax
+        jmp     gfx_next
+2:      test    $0x80, %ebx
+        jnz     3f
+        mov     (%rdi), %eax
+        jmp     gfx_next
+3:      mov     (%rdi), %rax
+gfx_next:
+        dec     %r13d
+        jnz     gfx_fuzz
+
+        // The planes still work: a planar mode's registers, one byte to all four planes, then
+        // to plane 0 alone, each read back at once through every plane; then write mode 1
+        // copies the latches the last read loaded.
+        DISPI   4, 0
+        mov     $0x3C2, %edx              // colour ports, video RAM enabled
+        mov     $0x63, %al
+        out     %al, %dx
+        mov     $0x3C4, %edx
+        .irp    value, 0x0F02, 0x0604     // all planes; no odd/even, no chain 4
+        mov     $\value, %eax
+        out     %ax, %dx
+        .endr
+        mov     $0x3CE, %edx
+        .irp    value, 0x0000, 0x0001, 0x0003, 0x0005, 0x0506, 0xFF08
+        mov     $\value, %eax             // no set/reset, no rotate, write mode 0, read mode
+        out     %ax, %dx                  // 0, graphics at A0000 (64 KiB), bit mask all
+        .endr
+        movb    $0x5A, GFX_PROBE
+        xor     %ebx, %ebx
+1:      mov     %ebx, %eax
+        call    gfx_read_plane
+        mov     $0x5A, %edx
+        lea     0x4000(%rbx), %edi
+        call    expect
+        inc     %ebx
+        cmp     $4, %ebx
+        jb      1b
+        mov     $0x3C4, %edx
+        mov     $0x0102, %eax             // plane 0 only
+        out     %ax, %dx
+        movb    $0xC3, GFX_PROBE
+        xor     %eax, %eax
+        call    gfx_read_plane
+        mov     $0xC3, %edx
+        mov     $0x4004, %edi
+        call    expect
+        mov     $1, %eax                  // plane 1 kept the first byte; the latches now hold
+        call    gfx_read_plane            // C3 (plane 0) and 5A (planes 1-3)
+        mov     $0x5A, %edx
+        mov     $0x4005, %edi
+        call    expect
+        mov     $0x3C4, %edx
+        mov     $0x0F02, %eax
+        out     %ax, %dx
+        mov     $0x3CE, %edx
+        mov     $0x0105, %eax             // write mode 1: the latches, whatever the CPU writes
+        out     %ax, %dx
+        movb    $0x00, GFX_PROBE + 0x100
+        mov     $0x0005, %eax
+        out     %ax, %dx
+        xor     %eax, %eax
+        xor     %ebx, %ebx
+        mov     $GFX_PROBE + 0x100, %esi
+        call    gfx_read_plane_at
+        mov     $0xC3, %edx
+        mov     $0x4006, %edi
+        call    expect
+        mov     $3, %eax
+        call    gfx_read_plane_at
+        mov     $0x5A, %edx
+        mov     $0x4007, %edi
+        call    expect
+
+        mov     $0x4010, %edi
+        call    check_sums
+        mov     $0x4015, %edi
+        call    check_apics
+        lea     vga_planes_name(%rip), %rsi
+        call    phase_report
+        jmp     report
+
+// %eax = the byte at GFX_PROBE in plane %eax (read mode 0).
+gfx_read_plane:
+        push    %rsi
+        mov     $GFX_PROBE, %esi
+        call    gfx_read_plane_at
+        pop     %rsi
+        ret
+// %eax = the byte at %rsi in plane %eax (read mode 0).
+gfx_read_plane_at:
+        push    %rdx
+        mov     %al, %ah
+        mov     $0x04, %al                // read map select
+        mov     $0x3CE, %edx
+        out     %ax, %dx
+        movzbl  (%rsi), %eax
+        pop     %rdx
+        ret
+
+// ---- 'w': the VMware SVGA II's registers and FIFO under attack (--vga vmware) -------------
+// The guest maps the device (BAR 0 ports, BAR 1 framebuffer, BAR 2 FIFO), checks what it
+// reports, then feeds the FIFO commands with rectangles outside the screen and video memory,
+// absurd cursors, a command that wraps the ring, a broken ring (MIN, MAX, NEXT_CMD, STOP),
+// random command streams and random register writes, checking after each batch with a FENCE
+// that the device got through it (or, after a command that cannot be, that it stopped).
+// "SVGA-START" first: the test's cue for its screenshots. Last, a known picture: the screen
+// 1024x768x32 filled with 0x204080 and a white 100x100 square at (50, 50), which the test
+// finds in its screenshot. One line, "SVGA-OK" or "SVGA-FAIL ..." (checks 0x41xx).
+        .macro  SVGA_SET index, value
+        mov     $\index, %ecx
+        mov     $\value, %eax
+        call    svga_write
+        .endm
+        .macro  SVGA_EXPECT index, want, check
+        mov     $\index, %ecx
+        call    svga_read
+        mov     $\want, %edx
+        mov     $\check, %edi
+        call    expect
+        .endm
+        .macro  FIFO words:vararg         // a command and its fields, at %r12 on
+        .irp    word, \words
+        mov     $\word, %eax
+        call    fifo_put
+        .endr
+        .endm
+svga:
+        call    guards
+        call    apic_versions
+        mov     %rax, APIC_VERSIONS
+        mov     $SVGA_FIFO, %r15d
+        mov     $SVGA_FB, %r14d
+        mov     $SVGA_CFG | 0x10, %eax
+        mov     $SVGA_IO, %ecx
+        call    pci_write
+        mov     $SVGA_CFG | 0x14, %eax
+        mov     $SVGA_FB, %ecx
+        call    pci_write
+        mov     $SVGA_CFG | 0x18, %eax
+        mov     $SVGA_FIFO, %ecx
+        call    pci_write
+        mov     $SVGA_CFG | 0x04, %eax
+        mov     $3, %ecx                  // I/O and memory decoding
+        call    pci_write
+        lea     svga_start_text(%rip), %rsi
+        call    puts
+
+        SVGA_SET SVGA_REG_ID, 0x90000002
+        SVGA_EXPECT SVGA_REG_ID, 0x90000002, 0x4100
+        SVGA_SET SVGA_REG_ID, 0x90000007  // an ID it does not speak: ignored
+        SVGA_EXPECT SVGA_REG_ID, 0x90000002, 0x4101
+        SVGA_EXPECT SVGA_REG_FB_START, SVGA_FB, 0x4102
+        SVGA_EXPECT SVGA_REG_MEM_START, SVGA_FIFO, 0x4103
+        SVGA_EXPECT SVGA_REG_MEM_SIZE, SVGA_FIFO_BYTES, 0x4104
+        call    svga_mode
+        call    svga_ring
+
+        // 1. Commands inside the screen do what they say.
+        FIFO    SVGA_CMD_RECT_FILL, 0x00ABCDEF, 0, 0, 16, 16
+        mov     $0x1111, %eax
+        call    svga_fence
+        mov     $0x4105, %edi
+        call    svga_expect_fence
+        mov     (%r14), %eax
+        mov     $0x00ABCDEF, %edx
+        mov     $0x4106, %edi
+        call    expect
+        mov     15 * 4096 + 15 * 4(%r14), %eax
+        mov     $0x4107, %edi
+        call    expect
+        mov     16 * 4(%r14), %eax        // just outside the rectangle: never written
+        xor     %edx, %edx
+        mov     $0x4108, %edi
+        call    expect
+
+        // 2. Rectangles outside the screen, past video memory, with sizes that overflow; the
+        //    one that starts on the screen is clipped to its 24x8 pixels there.
+        FIFO    SVGA_CMD_RECT_FILL, 0x00FF0000, 0xFFFFFFF0, 0, 0x100, 0x100
+        FIFO    SVGA_CMD_RECT_FILL, 0x0000FF00, 1000, 760, 0xFFFFFFFF, 0xFFFFFFFF
+        FIFO    SVGA_CMD_RECT_FILL, 0x000000FF, 0, 0xFFFFFFFF, 0xFFFFFFFF, 1
+        mov     $0x2222, %eax
+        call    svga_fence
+        mov     $0x4109, %edi
+        call    svga_expect_fence
+        mov     1023 * 4 + 767 * 4096(%r14), %eax
+        mov     $0x0000FF00, %edx
+        mov     $0x410A, %edi
+        call    expect
+        mov     999 * 4 + 767 * 4096(%r14), %eax
+        xor     %edx, %edx
+        mov     $0x410B, %edi
+        call    expect
+        FIFO    SVGA_CMD_RECT_COPY, 0xFFFFFFFF, 0, 0, 0, 16, 16
+        FIFO    SVGA_CMD_RECT_COPY, 1000, 700, 0, 0, 0xFFFFFFFF, 0xFFFFFFFF
+        FIFO    SVGA_CMD_RECT_COPY, 0, 0, 1023, 767, 0x80000000, 0x80000000
+        FIFO    SVGA_CMD_RECT_ROP_COPY, 0, 0, 8, 8, 0xFFFFFFFF, 0xFFFFFFFF, 3
+        FIFO    SVGA_CMD_UPDATE, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF
+        FIFO    SVGA_CMD_UPDATE_VERBOSE, 0, 0, 0x7FFFFFFF, 0x7FFFFFFF, 0xFFFFFFFF
+        FIFO    SVGA_CMD_NOP
+        FIFO    SVGA_CMD_ESCAPE, 0x12345678, 8, 0xAAAAAAAA, 0x55555555
+        mov     $0x2223, %eax
+        call    svga_fence
+        mov     $0x410C, %edi
+        call    svga_expect_fence
+        mov     (%r14), %ebp              // what the copies left at (0, 0)
+
+        // 3. Modes that do not fit: a pitch past video memory, a width past the maximum; the
+        //    commands find no screen and do nothing.
+        SVGA_SET SVGA_REG_PITCHLOCK, 0xFFFFFFF0
+        FIFO    SVGA_CMD_RECT_FILL, 0x00FFFFFF, 0, 0, 0xFFFFFFFF, 0xFFFFFFFF
+        mov     $0x3333, %eax
+        call    svga_fence
+        mov     $0x410D, %edi
+        call    svga_expect_fence
+        SVGA_SET SVGA_REG_PITCHLOCK, 0
+        SVGA_SET SVGA_REG_WIDTH, 0xFFFFFFFF
+        SVGA_SET SVGA_REG_HEIGHT, 0xFFFFFFFF
+        FIFO    SVGA_CMD_RECT_COPY, 0, 0, 8, 8, 0xFFFFFFFF, 0xFFFFFFFF
+        mov     $0x3334, %eax
+        call    svga_fence
+        mov     $0x410E, %edi
+        call    svga_expect_fence
+        mov     (%r14), %eax              // neither touched the framebuffer
+        mov     %ebp, %edx
+        mov     $0x410F, %edi
+        call    expect
+        call    svga_mode
+
+        // 4. Cursors: one far too large for the ring stops the FIFO (the fence after it is not
+        //    reached) until CONFIG_DONE starts it again; then real ones, hot spots anywhere.
+        FIFO    SVGA_CMD_DEFINE_CURSOR, 0, 0, 0, 0xFFFF, 0xFFFF, 1, 32
+        mov     $0x4444, %eax
+        call    svga_fence
+        mov     24(%r15), %eax
+        mov     $0x3334, %edx
+        mov     $0x4110, %edi
+        call    expect
+        call    svga_ring
+        FIFO    SVGA_CMD_DEFINE_CURSOR, 1, 0xFFFFFFFF, 0x7FFFFFFF, 32, 32, 1, 32
+        mov     $32 * 33, %ecx            // 32 rows of one AND word and 32 XOR words
+        call    fifo_random
+        FIFO    SVGA_CMD_DEFINE_ALPHA_CURSOR, 2, 63, 63, 64, 64
+        mov     $64 * 64, %ecx
+        call    fifo_random
+        FIFO    SVGA_CMD_DEFINE_CURSOR, 3, 0, 0, 0, 0, 8, 8 // an empty one
+        mov     $0x4445, %eax
+        call    svga_fence
+        mov     $0x4111, %edi
+        call    svga_expect_fence
+        SVGA_SET SVGA_REG_CURSOR_X, 0x80000000
+        SVGA_SET SVGA_REG_CURSOR_Y, 0x7FFFFFFF
+        SVGA_SET SVGA_REG_CURSOR_ON, 1
+        movl    $1, 9 * 4(%r15)           // the FIFO's cursor registers, off screen
+        movl    $0xFFFFFFF0, 10 * 4(%r15)
+        movl    $2000, 11 * 4(%r15)
+        incl    12 * 4(%r15)
+        FIFO    SVGA_CMD_DEFINE_ALPHA_CURSOR, 4, 0, 0, 0x10000, 0x10000 // too large: stops
+        mov     $0x4446, %eax
+        call    svga_fence
+        mov     24(%r15), %eax
+        mov     $0x4445, %edx
+        mov     $0x4112, %edi
+        call    expect
+        call    svga_ring
+
+        // 5. A command that wraps from the ring's end to its start.
+        mov     $SVGA_RING_END - 8, %r12d
+        mov     %r12d, 8(%r15)            // NEXT_CMD
+        mov     %r12d, 12(%r15)           // STOP
+        FIFO    SVGA_CMD_RECT_FILL, 0x00777777, 100, 100, 1, 1
+        mov     $0x5555, %eax
+        call    svga_fence
+        mov     $0x4113, %edi
+        call    svga_expect_fence
+        mov     100 * 4096 + 100 * 4(%r14), %eax
+        mov     $0x00777777, %edx
+        mov     $0x4114, %edi
+        call    expect
+
+        // 6. Broken rings: the device must not run them, nor stop on them for good.
+        lea     svga_bad_rings(%rip), %rbx
+        mov     $SVGA_BAD_RINGS, %r13d
+1:      SVGA_SET SVGA_REG_CONFIG_DONE, 0
+        mov     (%rbx), %eax
+        mov     %eax, (%r15)              // MIN
+        mov     4(%rbx), %eax
+        mov     %eax, 4(%r15)             // MAX
+        mov     8(%rbx), %eax
+        mov     %eax, 8(%r15)             // NEXT_CMD
+        mov     12(%rbx), %eax
+        mov     %eax, 12(%r15)            // STOP
+        SVGA_SET SVGA_REG_CONFIG_DONE, 1
+        SVGA_SET SVGA_REG_SYNC, 1
+        mov     $SVGA_REG_BUSY, %ecx
+        call    svga_read
+        add     $16, %rbx
+        dec     %r13d
+        jnz     1b
+        call    svga_ring
+        mov     $0x6666, %eax
+        call    svga_fence
+        mov     $0x4115, %edi
+        call    svga_expect_fence
+
+        // 7. Random: command streams of known and unknown commands with random fields from
+        //    random places in the ring, random registers (palette and scratch included), random
+        //    accesses of every width to the ports.
+        mov     $SVGA_FUZZ_COUNT, %r13d
+svga_fuzz:
+        call    svga_ring
+        mov     $SVGA_RING_START, %edi
+        add     %r15, %rdi
+        mov     $(SVGA_RING_END - SVGA_RING_START) / 4, %ecx
+        call    fill_random
+        mov     $32, %ebx                 // commands the device knows, at random places
+1:      call    next_random
+        and     $(SVGA_RING_END - SVGA_RING_START - 4) & ~3, %eax
+        lea     SVGA_RING_START(%rax), %edi
+        call    next_random
+        and     $15, %eax
+        lea     svga_commands(%rip), %rsi
+        movzbl  (%rsi,%rax), %eax
+        mov     %eax, (%r15,%rdi)
+        dec     %ebx
+        jnz     1b
+        call    next_random               // STOP somewhere, NEXT_CMD somewhere else
+        and     $(SVGA_RING_END - SVGA_RING_START - 4) & ~3, %eax
+        add     $SVGA_RING_START, %eax
+        mov     %eax, 12(%r15)
+        call    next_random
+        and     $(SVGA_RING_END - SVGA_RING_START - 4) & ~3, %eax
+        add     $SVGA_RING_START, %eax
+        mov     %eax, 8(%r15)
+        SVGA_SET SVGA_REG_SYNC, 1
+        mov     $SVGA_REG_BUSY, %ecx
+        call    svga_read
+        mov     $4, %ebx
+2:      call    next_random               // a register, mostly the known ones
+        mov     %eax, %ecx
+        test    $0x10000, %eax
+        jz      3f
+        and     $0x7FF, %ecx
+3:      cmp     $SVGA_REG_ENABLE, %ecx    // keep the mode for the screenshots
+        je      4f
+        call    next_random
+        call    svga_write
+4:      call    next_random               // a port access of any width, at any offset
+        mov     %eax, %edx
+        and     $0xF, %edx
+        add     $SVGA_IO, %edx
+        test    $0x100, %eax
+        jz      5f
+        in      %dx, %al
+        in      %dx, %ax
+        jmp     6f
+5:      cmp     $SVGA_IO + 1, %edx        // not the value port: its index is random now
+        je      6f
+        out     %al, %dx
+        out     %ax, %dx
+6:      dec     %ebx
+        jnz     2b
+        dec     %r13d
+        jnz     svga_fuzz
+
+        // 8. The known picture, through a ring started again from scratch.
+        mov     $SVGA_IO + 8, %edx        // IRQ status: clear all
+        mov     $0xFFFFFFFF, %eax
+        out     %eax, %dx
+        SVGA_SET SVGA_REG_IRQMASK, 0
+        SVGA_SET SVGA_REG_CURSOR_ON, 0
+        movl    $0, 9 * 4(%r15)
+        SVGA_SET SVGA_REG_PITCHLOCK, 0
+        call    svga_mode
+        call    svga_ring
+        FIFO    SVGA_CMD_RECT_FILL, 0x00204080, 0, 0, 1024, 768
+        FIFO    SVGA_CMD_RECT_FILL, 0x00FFFFFF, 50, 50, 100, 100
+        FIFO    SVGA_CMD_UPDATE, 0, 0, 1024, 768
+        mov     $0x7777, %eax
+        call    svga_fence
+        mov     $0x4116, %edi
+        call    svga_expect_fence
+        mov     100 * 4096 + 100 * 4(%r14), %eax
+        mov     $0x00FFFFFF, %edx
+        mov     $0x4117, %edi
+        call    expect
+
+        mov     $0x4120, %edi
+        call    check_sums
+        mov     $0x4125, %edi
+        call    check_apics
+        lea     svga_name(%rip), %rsi
+        call    phase_report
+        jmp     report
+
+// SVGA register %ecx = %eax.
+svga_write:
+        push    %rax
+        push    %rdx
+        mov     $SVGA_IO, %edx
+        mov     %ecx, %eax
+        out     %eax, %dx
+        inc     %edx
+        mov     8(%rsp), %rax
+        out     %eax, %dx
+        pop     %rdx
+        pop     %rax
+        ret
+
+// %eax = SVGA register %ecx.
+svga_read:
+        push    %rdx
+        mov     $SVGA_IO, %edx
+        mov     %ecx, %eax
+        out     %eax, %dx
+        inc     %edx
+        in      %dx, %eax
+        pop     %rdx
+        ret
+
+// 1024x768x32, enabled (which clears nothing: the guest's pixels stay).
+svga_mode:
+        SVGA_SET SVGA_REG_WIDTH, 1024
+        SVGA_SET SVGA_REG_HEIGHT, 768
+        SVGA_SET SVGA_REG_BPP, 32
+        SVGA_SET SVGA_REG_ENABLE, 1
+        ret
+
+// A sane ring, empty, the FIFO started (again): CONFIG_DONE 0, MIN, MAX, NEXT_CMD and STOP,
+// CONFIG_DONE 1; %r12 = where the next command goes.
+svga_ring:
+        SVGA_SET SVGA_REG_CONFIG_DONE, 0
+        movl    $SVGA_RING_START, (%r15)
+        movl    $SVGA_RING_END, 4(%r15)
+        movl    $SVGA_RING_START, 8(%r15)
+        movl    $SVGA_RING_START, 12(%r15)
+        mov     $SVGA_RING_START, %r12d
+        SVGA_SET SVGA_REG_CONFIG_DONE, 1
+        ret
+
+// The FIFO word at %r12 = %eax; %r12 moves on, from the ring's end to its start.
+fifo_put:
+        mov     %eax, (%r15,%r12)
+        add     $4, %r12d
+        cmp     $SVGA_RING_END, %r12d
+        jb      1f
+        mov     $SVGA_RING_START, %r12d
+1:      ret
+
+// %ecx random words into the FIFO (a cursor's masks and pixels).
+fifo_random:
+        push    %rcx
+1:      call    next_random
+        call    fifo_put
+        dec     %ecx
+        jnz     1b
+        pop     %rcx
+        ret
+
+// A FENCE with %eax, then NEXT_CMD = %r12, SYNC, and BUSY read until it clears (64 reads at
+// most: each read runs the FIFO on).
+svga_fence:
+        push    %rax
+        push    %rcx
+        push    %rax
+        mov     $SVGA_CMD_FENCE, %eax
+        call    fifo_put
+        pop     %rax
+        call    fifo_put
+        mov     %r12d, 8(%r15)
+        SVGA_SET SVGA_REG_SYNC, 1
+        mov     $64, %ecx
+1:      push    %rcx
+        mov     $SVGA_REG_BUSY, %ecx
+        call    svga_read
+        pop     %rcx
+        test    %eax, %eax
+        jz      2f
+        dec     %ecx
+        jnz     1b
+2:      pop     %rcx
+        pop     %rax
+        ret
+
+// Check %edi: the FIFO's FENCE register holds %eax (the last svga_fence passed) and STOP
+// caught up with NEXT_CMD; check %edi + 0x80: BUSY is clear.
+svga_expect_fence:
+        push    %rax
+        mov     %eax, %edx
+        mov     24(%r15), %eax
+        call    expect
+        mov     12(%r15), %eax
+        mov     8(%r15), %edx
+        call    expect
+        mov     $SVGA_REG_BUSY, %ecx
+        call    svga_read
+        xor     %edx, %edx
+        add     $0x80, %edi
+        call    expect
+        sub     $0x80, %edi
+        pop     %rax
         ret
 
 // ---- 'i': the IDE controller and its drives under attack ---------------------------------
@@ -6268,6 +6973,37 @@ fwcfg_name:
         .asciz  "FWCFG"
 vga_name:
         .asciz  "VGA"
+vga_planes_name:
+        .asciz  "VGA-PLANES"
+svga_name:
+        .asciz  "SVGA"
+gfx_start_text:
+        .asciz  "GFX-START\n"
+svga_start_text:
+        .asciz  "SVGA-START\n"
+// Bochs VBE depths for 'g', the first one refused.
+gfx_depths:
+        .byte   4, 8, 15, 16, 24, 32, 8, 32
+// Command ids for 'w''s random streams: all it knows, then some it does not.
+svga_commands:
+        .byte   1, 2, 3, 14, 19, 22, 25, 30, 33, 45, 0, 0xFF, 4, 19, 22, 30
+        .balign 4
+// Addresses 1 to 7 bytes before an end of the VGA window, for 'g''s straddling accesses.
+gfx_edges:
+        .long   0x9FFFC, 0x9FFFE, 0x9FFF9, 0x9FFFF, 0xBFFFC, 0xBFFFE, 0xBFFF9, 0xBFFFF
+// Broken SVGA FIFO rings: MIN, MAX, NEXT_CMD, STOP.
+svga_bad_rings:
+        .long   0, 0x11000, 0x1000, 0x1000                // MIN inside the header
+        .long   0x1000, 0x1000, 0x1000, 0x1000            // empty
+        .long   0x1000, 0x40004, 0x1000, 0x1000           // MAX past the FIFO
+        .long   0x1000, 0xFFFFFFFC, 0x1000, 0x1000
+        .long   0x1002, 0x11000, 0x1002, 0x1002           // unaligned
+        .long   0x1000, 0x11000, 0x11000, 0x1000          // NEXT_CMD at MAX
+        .long   0x1000, 0x11000, 0x1000, 0xFFFFFFF0       // STOP outside
+        .long   0x1000, 0x1020, 0x1000, 0x1004            // a ring of 32 bytes
+        .long   0x11000, 0x1000, 0x1000, 0x1000           // MIN above MAX
+        .long   0x3FFF0, 0x40000, 0x3FFF0, 0x3FFF4        // 16 bytes at the FIFO's end
+        .long   0x20, 0x40000, 0x3FFFC, 0x20              // sane, over the registers
 ahci_init_name:
         .asciz  "AHCI-INIT"
 ahci_dma_name:

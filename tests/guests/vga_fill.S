@@ -12,12 +12,19 @@
 // A guest that cannot do a step prints "FILL <what> ERROR" instead. Then "DONE", and ACPI S5
 // (SLP_TYP 5 | SLP_EN) on vmctl's PM1a control port 0x604, then it halts forever: QEMU's PIIX4
 // PM takes SLP_TYP 0 as soft-off, so the benchmark stops QEMU at "DONE" (as vga_draw.S).
+// The image's last stage 2 byte (`bench_mode`, at byte 512 * (1 + STAGE2_SECTORS) - 1) picks
+// what the host's CPU is measured on instead: 1 fills the LFB screen once, prints "STILL" and
+// halts with interrupts on (a still graphical screen); 2 fills the LFB screen over and over,
+// another colour each time, and never stops (a full-screen redraw loop).
         .code16
         .set    STAGE2_SECTORS, 2
         .set    COM1, 0x3F8
         .set    PM1A_CNT, 0x604
         .set    S5_SLP_EN, 0x3400
         .set    FILLS, 16
+        .set    BENCH_FILLS, 0
+        .set    BENCH_STILL, 1
+        .set    BENCH_REDRAW, 2
         .set    SEQ_INDEX, 0x3C4
         .set    SEQ_MAP_MASK, 0x02
         .set    GC_INDEX, 0x3CE
@@ -103,6 +110,8 @@ _start:
         mov     $disk_address_packet, %si
         int     $0x13
         jc      disk_error
+        cmpb    $BENCH_FILLS, bench_mode
+        jne     lfb
         jmp     mode12
 disk_error:
         mov     $msg_disk, %si
@@ -204,6 +213,7 @@ msg_mode12:     .asciz  "FILL mode12 "
 msg_mode13:     .asciz  "FILL mode13 "
 msg_lfb:        .asciz  "FILL lfb "
 msg_error:      .asciz  "ERROR\r\n"
+msg_still:      .asciz  "STILL\r\n"
         .p2align 2
 tsc_start:      .quad   0
 lfb_base:       .long   0
@@ -296,7 +306,11 @@ lfb:    pci_read PCI_VGA_ID
         rep stosl %eax, %es:(%edi)
         dec     %bx
         jnz     2b
-        call    tsc_elapsed
+        cmpb    $BENCH_REDRAW, bench_mode
+        jne     4f
+        mov     $FILLS, %bx
+        jmp     2b
+4:      call    tsc_elapsed
         mov     %eax, tsc_start
         mov     %edx, tsc_start + 4
         mov     %cr0, %eax
@@ -310,7 +324,12 @@ lfb:    pci_read PCI_VGA_ID
         mov     tsc_start + 4, %edx
         mov     $msg_lfb, %si
         call    report
-        jmp     done
+        cmpb    $BENCH_STILL, bench_mode
+        jne     done
+        mov     $msg_still, %si
+        call    puts
+1:      hlt
+        jmp     1b
 lfb_error:
         mov     $msg_lfb, %si
         call    report_error
@@ -326,4 +345,5 @@ gdt_descriptor:
         .word   gdt_end - gdt - 1
         .long   gdt
 
-        .org    512 * (1 + STAGE2_SECTORS) // fails to assemble if the guest outgrew it
+        .org    512 * (1 + STAGE2_SECTORS) - 1 // fails to assemble if the guest outgrew it
+bench_mode:     .byte   BENCH_FILLS

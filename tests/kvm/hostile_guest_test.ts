@@ -8,11 +8,14 @@
  * checks what vmctl did: one line per phase on COM1, "<phase>-OK" or "<phase>-FAIL ...". With
  * action "i" it does the same to the IDE controller, a disk image and a CD, and the test then
  * checks the image sector by sector; action "a" to the AHCI controller, a blank sparse disk image
- * and a CD on its SATA ports.
+ * and a CD on its SATA ports. Actions "g" and "w" attack the display (VGA planes and registers,
+ * VBE modes; the VMware SVGA II's FIFO) while the test takes screenshots.
  */
-import { countOccurrences, describe, runVmctl, type VmctlResult } from "../vmctl.ts";
+import { join } from "node:path";
+import { countOccurrences, describe, runVmctl, Vmctl, type VmctlResult } from "../vmctl.ts";
 import { type HostileAction, hostileKernel } from "../guests/flat_kernel.ts";
 import { isoImage } from "../../tools/iso9660.ts";
+import { decodePng, type Image } from "../display_expect.ts";
 
 const MARKER = "HOSTILE-GUEST-SURVIVED";
 
@@ -72,6 +75,80 @@ Deno.test("hostile guest: PCI config, fw_cfg DMA and VGA attacks touch nothing o
     dump.length >= 1 && dump.length <= 60 && widest <= 132,
     `screen dump of ${dump.length} rows, widest ${widest} characters\n${describe(result)}`,
   );
+});
+
+/**
+ * Runs the hostile display guest `action` with `args`, a SIGUSR1 screenshot every 200 ms from
+ * its `cue` line to its marker and `--screenshot` at the end; checks its `phase` and that every
+ * screenshot is a PNG of a sane size. Returns the last screenshot.
+ */
+async function attackDisplay(
+  action: HostileAction,
+  args: string[],
+  cue: string,
+  phase: string,
+): Promise<Image> {
+  const kernel = await hostileKernel(action);
+  const dir = await Deno.makeTempDir({ prefix: `vmctl-hostile-${action}-` });
+  try {
+    const shot = join(dir, "shot.png");
+    const vmctl = new Vmctl(
+      ["-r", "64", "--kernel", kernel, ...args, "--screenshot", shot, "-t", "150"],
+      { limitMs: 180_000 },
+    );
+    let taken = 0;
+    if (await vmctl.waitForStdout((out) => out.includes(`${cue}\n`), 120_000)) {
+      while (!vmctl.stdout.includes(MARKER)) {
+        vmctl.kill("SIGUSR1");
+        taken++;
+        if (await vmctl.waitForStdout((out) => out.includes(MARKER), 200)) break;
+      }
+    }
+    const result = await vmctl.finish();
+    const { context } = assertPhases(result, [phase]);
+    const names = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+    const during = names.filter((name) => /^shot-\d+\.png$/.test(name));
+    assert(
+      during.length >= 1,
+      `no screenshot while the guest attacked (${taken} asked for): ${names.join(" ")}\n${context}`,
+    );
+    assert(names.includes("shot.png"), `no screenshot at the end\n${context}`);
+    let last: Image | undefined;
+    for (const name of names) {
+      const image = decodePng(await Deno.readFile(join(dir, name)));
+      assert(
+        image.width >= 1 && image.width <= 16384 && image.height >= 1 && image.height <= 16384,
+        `${name} is ${image.width}x${image.height}\n${context}`,
+      );
+      if (name === "shot.png") last = image;
+    }
+    return last!;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(kernel);
+  }
+}
+
+Deno.test("hostile guest: random VGA register, plane and VBE traffic while screenshots are taken; the planes still work", async () => {
+  await attackDisplay("g", [], "GFX-START", "VGA-PLANES");
+});
+
+Deno.test("hostile guest: SVGA FIFO garbage, broken rings, rects outside VRAM and huge cursors; then the guest's picture", async () => {
+  const image = await attackDisplay("w", ["--vga", "vmware"], "SVGA-START", "SVGA");
+  assert(image.width === 1024 && image.height === 768, `final ${image.width}x${image.height}`);
+  const pixel = (x: number, y: number) =>
+    [...image.rgb.subarray((y * 1024 + x) * 3, (y * 1024 + x) * 3 + 3)]
+      .map((v) => v.toString(16).padStart(2, "0")).join("");
+  // The background the guest filled last, and its white square at (50, 50), 100 pixels wide.
+  for (
+    const [x, y, want] of [[0, 0, "204080"], [1023, 767, "204080"], [50, 50, "ffffff"], [
+      149,
+      149,
+      "ffffff",
+    ], [150, 150, "204080"]] as const
+  ) {
+    assert(pixel(x, y) === want, `pixel (${x}, ${y}) is ${pixel(x, y)}, want ${want}`);
+  }
 });
 
 // Action "i": the disk image the guest gets (primary master), DISK_SECTORS sectors in which
