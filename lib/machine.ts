@@ -6,6 +6,8 @@
 import { UserError } from "./errors.ts";
 import type { OpenImage } from "./storage.ts";
 import {
+  EVENT_BYTES,
+  EventKind,
   KVM_REGS_BYTES,
   KVM_SREGS_BYTES,
   type Native,
@@ -71,6 +73,16 @@ export interface TextScreen {
   cells: Uint8Array;
 }
 
+/** One event from the native side (native/events.zig `Event`). */
+export interface MachineEvent {
+  kind: EventKind;
+  value: number;
+  data: bigint;
+}
+
+/** How often the screen watch looks for changes: up to 30 redraws a second. */
+export const SCREEN_WATCH_MS = 33;
+
 /** Bytes per cell of {@linkcode TextScreen}. */
 export const TEXT_CELL_BYTES = 12;
 
@@ -82,6 +94,9 @@ export class Machine {
   readonly handle: Deno.PointerObject;
   readonly cpus: number;
   #frameBuffer = new Uint8Array(720 * 400 * 3);
+  #listeners: { kind: EventKind; listener: (event: MachineEvent) => void }[] = [];
+  #reader: Promise<void> | undefined;
+  #readerError: unknown;
 
   private constructor(native: Native, handle: Deno.PointerObject, cpus: number) {
     this.native = native;
@@ -109,7 +124,7 @@ export class Machine {
       machine.#load(spec);
       machine.#attach(images);
     } catch (error) {
-      machine.destroy();
+      machine.#free();
       throw error;
     }
     return machine;
@@ -219,6 +234,44 @@ export class Machine {
     return this.native.vmctl_vm_screen_generation(this.handle);
   }
 
+  /** Calls `listener` for each event of `kind` the native side posts, until {@linkcode destroy}. */
+  onEvent(kind: EventKind, listener: (event: MachineEvent) => void): void {
+    this.#listeners.push({ kind, listener });
+    this.#reader ??= this.#readEvents().catch((error) => {
+      this.#readerError = error;
+    });
+  }
+
+  /** Calls `listener` whenever the screen may have changed, looking every
+   * {@linkcode SCREEN_WATCH_MS} (on the native timer thread, so a still screen costs nothing
+   * here); the first call comes at once. */
+  watchScreen(listener: () => void): void {
+    this.onEvent(EventKind.ScreenChanged, listener);
+    this.native.vmctl_vm_watch_screen(this.handle, SCREEN_WATCH_MS);
+  }
+
+  /** Awaits the native event channel and hands each event to its listeners. */
+  async #readEvents(): Promise<void> {
+    const capacity = 64;
+    const buffer = new Uint8Array(EVENT_BYTES * capacity);
+    const view = new DataView(buffer.buffer);
+    for (;;) {
+      const count = Number(
+        await this.native.vmctl_vm_events_wait(this.handle, buffer, BigInt(capacity)),
+      );
+      if (count === 0) return; // Closed: the machine is being destroyed.
+      for (let index = 0; index < count; index++) {
+        const at = index * EVENT_BYTES;
+        const event: MachineEvent = {
+          kind: view.getUint32(at, true),
+          value: view.getUint32(at + 4, true),
+          data: view.getBigUint64(at + 8, true),
+        };
+        for (const { kind, listener } of this.#listeners) if (kind === event.kind) listener(event);
+      }
+    }
+  }
+
   /** The guest's screen now, at its own resolution; undefined without a display. */
   screenFrame(): ScreenFrame | undefined {
     const info = new Uint32Array(3);
@@ -268,7 +321,18 @@ export class Machine {
     return a === Status.Ok && b === Status.Ok ? { regs, sregs } : undefined;
   }
 
-  destroy(): void {
+  /** Ends the event channel, waits for its reader, then frees the VM; rethrows what a listener
+   * threw. */
+  async destroy(): Promise<void> {
+    if (this.#reader !== undefined) {
+      this.native.vmctl_vm_events_close(this.handle);
+      await this.#reader;
+    }
+    this.#free();
+    if (this.#readerError !== undefined) throw this.#readerError;
+  }
+
+  #free(): void {
     this.native.vmctl_vm_destroy(this.handle);
   }
 }

@@ -7,7 +7,7 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
@@ -67,6 +67,18 @@ export const SYMBOLS = {
   vmctl_vm_screen_text: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   // (Vm *vm) -> a number that changes whenever the screen may have changed
   vmctl_vm_screen_generation: { parameters: ["pointer"], result: "u64" },
+  // (Vm *vm, uint32_t interval_ms): post ScreenChanged when the screen may have changed, looking
+  // that often (the first look always posts); 0 stops
+  vmctl_vm_watch_screen: { parameters: ["pointer", "u32"], result: "void" },
+  // (Vm *vm, Event *out, size_t capacity) -> events copied, 0 once closed; blocks until there is
+  // one, so it runs on its own thread
+  vmctl_vm_events_wait: {
+    parameters: ["pointer", "buffer", "usize"],
+    result: "usize",
+    nonblocking: true,
+  },
+  // (Vm *vm): a waiting vmctl_vm_events_wait returns 0, and so do later ones
+  vmctl_vm_events_close: { parameters: ["pointer"], result: "void" },
   // (const char *path) -> fd, or -errno: a file for guest serial output (--serial)
   vmctl_output_open: { parameters: ["buffer"], result: "i32" },
   // (int fd)
@@ -120,6 +132,14 @@ export enum VcpuExit {
   Reset = 2,
   Failed = 3,
 }
+
+/** What an event from the native side says (native/events.zig `Kind`). */
+export enum EventKind {
+  ScreenChanged = 1,
+}
+
+/** Bytes of one event: kind (u32), value (u32), data (u64), little endian. */
+export const EVENT_BYTES = 16;
 
 /** Byte sizes of `struct kvm_regs` and `struct kvm_sregs`. */
 export const KVM_REGS_BYTES = 144;

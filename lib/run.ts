@@ -111,7 +111,7 @@ export async function run(config: RunConfig): Promise<number> {
       if (config.verbose) {
         say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
       }
-      machine.destroy();
+      await machine.destroy();
       if (restarting) {
         if (config.verbose) say("guest reset: booting again");
         continue;

@@ -6,9 +6,10 @@ const vm_mod = @import("vm.zig");
 const Vm = vm_mod.Vm;
 const block = @import("block.zig");
 const screen = @import("screen.zig");
+const events = @import("events.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -67,6 +68,7 @@ export fn vmctl_vm_create(kvm_path: [*:0]const u8, ram_mib: u32, cpu_count: u32,
         error.KvmFailed => .kvm_failed,
         error.OutOfMemory => .out_of_memory,
     };
+    vm.screen_watch.generation_fn = screen.generation;
     out_vm.* = vm;
     return .ok;
 }
@@ -277,6 +279,25 @@ export fn vmctl_vm_screen_generation(vm: *Vm) u64 {
     return screen.generation(vm);
 }
 
+/// Has the timer thread look at the screen every `interval_ms` and post `screen_changed` when
+/// it may have changed (first look included); 0 stops the watch.
+export fn vmctl_vm_watch_screen(vm: *Vm, interval_ms: u32) void {
+    vm.screen_watch.interval_ns.store(@as(u64, interval_ms) * std.time.ns_per_ms, .release);
+}
+
+/// Blocks until an event is queued, then copies up to `capacity` events (16 bytes each: kind,
+/// value, data) to `out` and returns how many; 0 once the channel is closed. Called as a
+/// nonblocking FFI function, so it waits on a thread of Deno's blocking pool.
+export fn vmctl_vm_events_wait(vm: *Vm, out: [*]events.Event, capacity: usize) usize {
+    if (capacity == 0) return 0;
+    return vm.events.wait(out[0..capacity]);
+}
+
+/// Closes the event channel: a waiting vmctl_vm_events_wait returns 0, and so do later ones.
+export fn vmctl_vm_events_close(vm: *Vm) void {
+    vm.events.close();
+}
+
 /// Opens (creates or truncates) a file for guest serial output: returns the fd, or -errno.
 export fn vmctl_output_open(path: [*:0]const u8) i32 {
     const flags = std.os.linux.O{ .ACCMODE = .WRONLY, .CREAT = true, .TRUNC = true, .CLOEXEC = true };
@@ -310,6 +331,7 @@ comptime {
 test {
     _ = @import("memory.zig");
     _ = @import("kvm.zig");
+    _ = @import("events.zig");
     _ = @import("devices/device.zig");
     _ = @import("devices/uart16550.zig");
     _ = @import("devices/cmos.zig");

@@ -33,6 +33,7 @@ const piix = @import("devices/piix.zig");
 const linux_boot = @import("boot/linux.zig");
 const acpi = @import("boot/acpi.zig");
 const long_mode = @import("boot/long_mode.zig");
+const events = @import("events.zig");
 
 pub const max_vcpus: u32 = 64;
 pub const min_ram_bytes: u64 = 16 << 20;
@@ -213,7 +214,7 @@ pub const Vm = struct {
     /// Screen changes found in KVM's dirty log, part of `screen.generation`.
     screen_writes: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
     /// KVM_GET_DIRTY_LOG's bitmap for the largest slot looked at (256 MiB of video memory);
-    /// only the thread asking for the screen's generation uses it.
+    /// only the timer thread, which runs the screen watch, uses it.
     dirty_bitmap: [max_vram_bytes / page_size / 64]u64 = undefined,
     /// The firmware image's read-only host copy, mapped just below 4 GiB (firmware boot only).
     firmware_image: ?[]align(page_size) u8 = null,
@@ -221,6 +222,9 @@ pub const Vm = struct {
     /// Drives the RTC's periodic, alarm and update interrupts between guest accesses.
     timer_thread: ?std.Thread = null,
     timer_running: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
+    screen_watch: ScreenWatch = .{},
+    /// What native code tells TypeScript (events.zig).
+    events: events.Channel = .{},
 
     serial_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
     debug_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
@@ -234,6 +238,19 @@ pub const Vm = struct {
     /// Guest accesses that no device claimed: counted, answered with all-ones, never trusted.
     unclaimed_port_accesses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
     unclaimed_mmio_accesses: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+};
+
+/// The screen watch: while `interval_ns` is set, the timer thread looks at the screen's
+/// generation that often and posts `screen_changed` when it moved, so the `-g` display redraws
+/// on change without a timer of its own.
+pub const ScreenWatch = struct {
+    interval_ns: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+    /// screen.zig's `generation`, set by root.zig before the watch can start (vm.zig does not
+    /// import the screen); read only after a nonzero `interval_ns` is seen.
+    generation_fn: ?*const fn (*Vm) u64 = null,
+    /// The timer thread's own: the generation last posted and when to look next.
+    last_generation: ?u64 = null,
+    next_ns: u64 = 0,
 };
 
 pub const CreateError = error{ KvmMissing, KvmPermission, KvmNotKvm, KvmApiMismatch, KvmFailed, OutOfMemory };
@@ -381,10 +398,31 @@ fn runTimers(vm: *Vm) void {
         vm.cmos.poll();
         if (vm.vga_kind == .vmware) vm.svga.poll();
         const now = hostMonotonicNs();
-        const next = vm.cmos.nextEventNs() orelse now + max_sleep_ns;
+        const watch_next = watchScreen(vm, now);
+        const next = @min(vm.cmos.nextEventNs() orelse now + max_sleep_ns, watch_next orelse now + max_sleep_ns);
         const sleep_ns = if (next > now) @min(next - now, max_sleep_ns) else 0;
         std.time.sleep(@max(sleep_ns, min_sleep_ns));
     }
+}
+
+/// The screen watch's turn on the timer thread: returns when it wants to look next, or null
+/// while nobody watches.
+fn watchScreen(vm: *Vm, now: u64) ?u64 {
+    const watch = &vm.screen_watch;
+    const interval_ns = watch.interval_ns.load(.acquire);
+    if (interval_ns == 0) {
+        watch.last_generation = null;
+        return null;
+    }
+    if (now < watch.next_ns) return watch.next_ns;
+    watch.next_ns = now + interval_ns;
+    const generation = watch.generation_fn.?(vm);
+    // The first look always posts, so a new watcher draws the screen as it is.
+    if (watch.last_generation != generation) {
+        watch.last_generation = generation;
+        _ = vm.events.postUnlessQueued(.{ .kind = .screen_changed });
+    }
+    return watch.next_ns;
 }
 
 /// Video or FIFO memory: shared, so that KVM's dirty log and the host's renderer see one copy.
@@ -414,6 +452,7 @@ fn mapGuestRam(len: usize) error{OutOfMemory}![]align(page_size) u8 {
 }
 
 pub fn destroy(vm: *Vm) void {
+    vm.events.close();
     if (vm.timer_thread) |thread| {
         vm.timer_running.store(false, .release);
         thread.join();
