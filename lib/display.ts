@@ -1,10 +1,11 @@
 /**
  * `-g`: the guest's screen live in the terminal. The alternate screen, redrawn only when the
- * guest changed something (the screen's generation, from KVM's dirty log and the devices) or the
- * terminal was resized. It looks every 33 ms while the screen changes and every 100 ms once it has
- * been still for half a second, so a moving screen gets 30 frames/s, a change after a still spell
- * shows within 100 ms (10 frames/s at worst), and an idle screen costs a few cheap calls a second.
- * Input stays with the console (stdin to COM1, Ctrl-A x quits).
+ * guest changed something or the terminal was resized. The change cue comes from the machine's
+ * screen watch (native/events.zig), which looks at the screen's generation (KVM's dirty log and
+ * the devices) on the native timer thread every 33 ms, every 100 ms once the screen has been
+ * still for half a second: a moving screen gets up to 30 frames/s, a change after a still spell
+ * shows within 100 ms, and a still screen costs nothing on this side — no timer, no calls. Input stays with the console
+ * (stdin to COM1, Ctrl-A x quits).
  * @module
  */
 import { UserError } from "./errors.ts";
@@ -13,15 +14,10 @@ import { type Canvas, drawCanvas, halfBlockCanvas, textCanvas } from "./terminal
 
 /** Where the display gets the picture. */
 export interface ScreenSource {
-  generation(): bigint;
   frame(): ScreenFrame | undefined;
   text(): TextScreen | undefined;
 }
 
-const TICK_MS = 33;
-const IDLE_TICK_MS = 100;
-/** Unchanged ticks after which the display looks every {@link IDLE_TICK_MS}. */
-const TICKS_BEFORE_IDLE = 15;
 const ENTER = "\x1b[?1049h\x1b[?25l\x1b[2J";
 const LEAVE = "\x1b[0m\x1b[?25h\x1b[?1049l";
 const encoder = new TextEncoder();
@@ -44,13 +40,12 @@ function writeAll(text: string): void {
 
 export class TerminalDisplay {
   #source: ScreenSource | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #shown: Canvas | undefined;
-  #generation = -1n;
-  #stillTicks = 0;
-  #resized = false;
   #onResize = () => {
-    this.#resized = true;
+    if (this.#source === undefined) return;
+    this.#shown = undefined;
+    writeAll("\x1b[0m\x1b[2J");
+    this.#draw(this.#source);
   };
 
   start(source: ScreenSource): void {
@@ -58,37 +53,21 @@ export class TerminalDisplay {
     this.#source = source;
     writeAll(ENTER);
     Deno.addSignalListener("SIGWINCH", this.#onResize);
-    this.#tick();
+    this.#draw(source);
+  }
+
+  /** The screen may have changed: draws it (only what differs from the last picture). */
+  changed(): void {
+    if (this.#source !== undefined) this.#draw(this.#source);
   }
 
   /** Restores the terminal; safe to call more than once. */
   stop(): void {
     if (this.#source === undefined) return;
-    clearTimeout(this.#timer);
     Deno.removeSignalListener("SIGWINCH", this.#onResize);
     this.#source = undefined;
     this.#shown = undefined;
     writeAll(LEAVE);
-  }
-
-  #tick(): void {
-    const source = this.#source;
-    if (source === undefined) return;
-    const generation = source.generation();
-    if (generation !== this.#generation || this.#resized) {
-      if (this.#resized) {
-        this.#shown = undefined;
-        writeAll("\x1b[0m\x1b[2J");
-      }
-      this.#resized = false;
-      this.#generation = generation;
-      this.#stillTicks = 0;
-      this.#draw(source);
-    } else {
-      this.#stillTicks = Math.min(this.#stillTicks + 1, TICKS_BEFORE_IDLE);
-    }
-    const wait = this.#stillTicks < TICKS_BEFORE_IDLE ? TICK_MS : IDLE_TICK_MS;
-    this.#timer = setTimeout(() => this.#tick(), wait);
   }
 
   #draw(source: ScreenSource): void {

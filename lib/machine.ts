@@ -229,11 +229,6 @@ export class Machine {
     return new TextDecoder().decode(buffer.subarray(0, length));
   }
 
-  /** Changes whenever the screen may have changed (cheap: no rendering). */
-  screenGeneration(): bigint {
-    return this.native.vmctl_vm_screen_generation(this.handle);
-  }
-
   /** Calls `listener` for each event of `kind` the native side posts, until {@linkcode destroy}. */
   onEvent(kind: EventKind, listener: (event: MachineEvent) => void): void {
     this.#listeners.push({ kind, listener });
@@ -243,8 +238,9 @@ export class Machine {
   }
 
   /** Calls `listener` whenever the screen may have changed, looking every
-   * {@linkcode SCREEN_WATCH_MS} (on the native timer thread, so a still screen costs nothing
-   * here); the first call comes at once. */
+   * {@linkcode SCREEN_WATCH_MS} (three times less often once the screen has been still for half
+   * a second) on the native timer thread, so a still screen costs nothing here; the first call
+   * comes at once. */
   watchScreen(listener: () => void): void {
     this.onEvent(EventKind.ScreenChanged, listener);
     this.native.vmctl_vm_watch_screen(this.handle, SCREEN_WATCH_MS);

@@ -7,7 +7,7 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
@@ -65,8 +65,6 @@ export const SYMBOLS = {
   vmctl_vm_screen_render: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   // (Vm *vm, u8 *cells, size_t len, uint32_t *columns_rows) -> Status; 12 bytes a cell
   vmctl_vm_screen_text: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
-  // (Vm *vm) -> a number that changes whenever the screen may have changed
-  vmctl_vm_screen_generation: { parameters: ["pointer"], result: "u64" },
   // (Vm *vm, uint32_t interval_ms): post ScreenChanged when the screen may have changed, looking
   // that often (the first look always posts); 0 stops
   vmctl_vm_watch_screen: { parameters: ["pointer", "u32"], result: "void" },

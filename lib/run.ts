@@ -92,6 +92,7 @@ export async function run(config: RunConfig): Promise<number> {
         console.start();
         display?.start(screen);
       }
+      if (display !== undefined) machine.watchScreen(() => display.changed());
       exit = await runUntilExit(machine, stop);
       console.target = undefined;
       stop.machine = undefined;

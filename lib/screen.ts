@@ -12,10 +12,6 @@ export class Screen {
   /** The last frame seen, so a shot between two boots still has a picture. */
   #last: ScreenFrame | undefined;
 
-  generation(): bigint {
-    return this.machine?.screenGeneration() ?? 0n;
-  }
-
   frame(): ScreenFrame | undefined {
     const frame = this.machine?.screenFrame();
     if (frame !== undefined) this.#last = frame;

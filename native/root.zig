@@ -9,7 +9,7 @@ const screen = @import("screen.zig");
 const events = @import("events.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 5;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -274,13 +274,9 @@ fn screenStatus(err: screen.Error) Status {
     };
 }
 
-/// A number that changes whenever the screen may have changed; cheap while it does not.
-export fn vmctl_vm_screen_generation(vm: *Vm) u64 {
-    return screen.generation(vm);
-}
-
-/// Has the timer thread look at the screen every `interval_ms` and post `screen_changed` when
-/// it may have changed (first look included); 0 stops the watch.
+/// Has the timer thread look at the screen every `interval_ms` (three times less often once it
+/// has been still for 15 looks) and post `screen_changed` when it may have changed (first look
+/// included); 0 stops the watch.
 export fn vmctl_vm_watch_screen(vm: *Vm, interval_ms: u32) void {
     vm.screen_watch.interval_ns.store(@as(u64, interval_ms) * std.time.ns_per_ms, .release);
 }

@@ -242,14 +242,19 @@ pub const Vm = struct {
 
 /// The screen watch: while `interval_ns` is set, the timer thread looks at the screen's
 /// generation that often and posts `screen_changed` when it moved, so the `-g` display redraws
-/// on change without a timer of its own.
+/// on change without a timer of its own. Once the screen has been still for `still_looks_max`
+/// looks it looks `idle_factor` times less often, until the next change.
 pub const ScreenWatch = struct {
+    pub const still_looks_max: u32 = 15;
+    pub const idle_factor: u64 = 3;
+
     interval_ns: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
     /// screen.zig's `generation`, set by root.zig before the watch can start (vm.zig does not
     /// import the screen); read only after a nonzero `interval_ns` is seen.
     generation_fn: ?*const fn (*Vm) u64 = null,
-    /// The timer thread's own: the generation last posted and when to look next.
+    /// The timer thread's own: the generation last posted, looks since, when to look next.
     last_generation: ?u64 = null,
+    still_looks: u32 = 0,
     next_ns: u64 = 0,
 };
 
@@ -415,13 +420,17 @@ fn watchScreen(vm: *Vm, now: u64) ?u64 {
         return null;
     }
     if (now < watch.next_ns) return watch.next_ns;
-    watch.next_ns = now + interval_ns;
     const generation = watch.generation_fn.?(vm);
     // The first look always posts, so a new watcher draws the screen as it is.
     if (watch.last_generation != generation) {
         watch.last_generation = generation;
+        watch.still_looks = 0;
         _ = vm.events.postUnlessQueued(.{ .kind = .screen_changed });
+    } else {
+        watch.still_looks = @min(watch.still_looks + 1, ScreenWatch.still_looks_max);
     }
+    const idle = watch.still_looks == ScreenWatch.still_looks_max;
+    watch.next_ns = now + if (idle) interval_ns * ScreenWatch.idle_factor else interval_ns;
     return watch.next_ns;
 }
 

@@ -3,11 +3,13 @@
 // registers itself, draws, prints what it read back on COM1 and powers off, and the PNG vmctl
 // writes then must be, pixel for pixel, what tests/display_expect.ts computes from the drawing
 // program's description (mode 12h write and read modes, mode 13h, mode X, the DAC) or what QEMU
-// `-M pc -vga std` shows of the same disk with the same firmware (text modes). Last, a screenshot
-// taken on the -t timeout, of SeaBIOS's own screen.
+// `-M pc -vga std` shows of the same disk with the same firmware (text modes). Then a screenshot
+// taken on the -t timeout, of SeaBIOS's own screen, and `-g` on a pseudo-terminal: SeaBIOS's text
+// screen drawn as text, and a still VBE picture (tests/guests/vga_fill.S) drawn in half blocks
+// and then left alone.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type VgaDrawAction, vgaDrawDisk } from "../guests/boot_sector.ts";
+import { assembleBootSector, type VgaDrawAction, vgaDrawDisk } from "../guests/boot_sector.ts";
 import {
   DAC_READ_LINE,
   decodePng,
@@ -125,6 +127,137 @@ Deno.test("a -t timeout still writes the screenshot: SeaBIOS's banner in a 720×
     assert.ok(topRow.some((value) => value !== 0), "the top text row of the screenshot is blank");
     const bottom = image.rgb.subarray(image.width * 390 * 3);
     assert.ok(bottom.every((value) => value === 0), "the bottom rows should be black");
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+const TERMINAL = { columns: 100, rows: 30 };
+const STATUS_MARK = "Ctrl-A x quits";
+
+/** What `-g` left on the terminal: its cells (character, foreground, background) as last drawn
+ * on the alternate screen, when each frame (a status line) was written and when the output
+ * ended, in ms from the start. */
+interface TerminalRun {
+  code: number;
+  output: string;
+  cells: { char: string; fg: string; bg: string }[][];
+  frameTimesMs: number[];
+  elapsedMs: number;
+}
+
+/** Runs `vmctl run ARGS -g` on a {@link TERMINAL}-sized pseudo-terminal of script(1). */
+async function runOnTerminal(args: string[]): Promise<TerminalRun> {
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const argv = [Deno.execPath(), "run", "-A", main, "run", ...args, "-g"];
+  const quoted = argv.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const child = new Deno.Command("script", {
+    args: [
+      "-qfec",
+      `stty cols ${TERMINAL.columns} rows ${TERMINAL.rows}; exec ${quoted}`,
+      "/dev/null",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { TERM: "xterm-256color" },
+  }).spawn();
+  const started = performance.now();
+  const decoder = new TextDecoder();
+  let output = "";
+  const frameTimesMs: number[] = [];
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    const now = performance.now() - started;
+    for (let i = 0; i < text.split(STATUS_MARK).length - 1; i++) frameTimesMs.push(now);
+    output += text;
+  }
+  const elapsedMs = performance.now() - started;
+  const { code } = await child.status;
+  await child.stderr.cancel();
+  return { code, output, cells: replayTerminal(output), frameTimesMs, elapsedMs };
+}
+
+/** Plays what vmctl wrote (cursor moves, colours, clears, characters: what its drawing uses)
+ * onto a grid, up to where it leaves the alternate screen. */
+// An escape sequence (parameters, command) or one character.
+// deno-lint-ignore no-control-regex
+const ESCAPE_OR_CHAR = /\x1b\[([?\d;]*)([A-Za-z])|([^\x1b])/gu;
+
+function replayTerminal(output: string): TerminalRun["cells"] {
+  const blank = () => ({ char: " ", fg: "", bg: "" });
+  const grid = Array.from(
+    { length: TERMINAL.rows },
+    () => Array.from({ length: TERMINAL.columns }, blank),
+  );
+  let row = 0, column = 0, fg = "", bg = "";
+  for (
+    const [, params, command, char] of output.matchAll(ESCAPE_OR_CHAR)
+  ) {
+    if (char !== undefined) {
+      if (row < TERMINAL.rows && column < TERMINAL.columns) grid[row][column] = { char, fg, bg };
+      column++;
+    } else if (command === "H") {
+      const [r, c] = params.split(";").map(Number);
+      [row, column] = [(r || 1) - 1, (c || 1) - 1];
+    } else if (command === "J") {
+      for (const line of grid) line.fill(blank());
+    } else if (command === "K") {
+      if (row < TERMINAL.rows) grid[row].fill(blank());
+    } else if (command === "m") {
+      if (params === "0" || params === "") [fg, bg] = ["", ""];
+      else if (params.startsWith("38;2;")) fg = params.slice(5);
+      else if (params.startsWith("48;2;")) bg = params.slice(5);
+    } else if (command === "l" && params === "?1049") {
+      break;
+    }
+  }
+  return grid;
+}
+
+function screenLines(cells: TerminalRun["cells"]): string[] {
+  return cells.map((line) => line.map((cell) => cell.char).join("").trimEnd());
+}
+
+Deno.test("-g draws SeaBIOS's text screen as text on the terminal and follows it to 'No bootable device'", async () => {
+  const run = await runOnTerminal(["-r", "64", "-t", "10"]);
+  const lines = screenLines(run.cells);
+  const shown = `exit ${run.code}, the terminal:\n${lines.join("\n")}`;
+  assert.equal(run.code, 2, shown);
+  assert.ok(run.output.includes("\x1b[?1049h") && run.output.includes("\x1b[?1049l"), shown);
+  assert.ok(lines.some((line) => /^SeaBIOS \(version \S+\)$/.test(line)), shown);
+  assert.ok(lines.includes("No bootable device."), shown);
+  assert.equal(lines[TERMINAL.rows - 1], `vmctl: 80×25 text — ${STATUS_MARK}`, shown);
+  // The banner and the boot failure come seconds apart: redrawn on change, not drawn once.
+  assert.ok(run.frameTimesMs.length >= 2, `${run.frameTimesMs.length} frames\n${shown}`);
+});
+
+Deno.test("-g draws a VBE picture in half blocks, then leaves a still screen alone", async () => {
+  const work = await Deno.makeTempDir({ prefix: "vmctl-display-test-" });
+  try {
+    // vga_fill.S in its "still" mode: fills the 1024×768×32 LFB, prints STILL, halts.
+    const disk = join(work, "still.img");
+    const image = new Uint8Array(1 << 20);
+    image.set(await assembleBootSector("vga_fill"));
+    image[3 * 512 - 1] = 1;
+    await Deno.writeFile(disk, image);
+    const run = await runOnTerminal(["-r", "64", "-d", disk, "-t", "12"]);
+    const lines = screenLines(run.cells);
+    const shown = `exit ${run.code}, frames at ${run.frameTimesMs.map(Math.round)} ms, the ` +
+      `terminal:\n${lines.join("\n")}`;
+    assert.equal(run.code, 2, shown);
+    assert.equal(lines[TERMINAL.rows - 1], `vmctl: 1024×768 — ${STATUS_MARK}`, shown);
+    // 4:3 in 100×29 cells of two pixel rows each: 77 columns by 29 rows, all the last fill's grey.
+    const picture = run.cells.slice(0, TERMINAL.rows - 1).flat().filter((cell) =>
+      cell.char !== " "
+    );
+    assert.ok(picture.length >= 70 * 29, shown);
+    for (const cell of picture) {
+      assert.deepEqual(cell, { char: "▀", fg: "17;17;17", bg: "17;17;17" }, shown);
+    }
+    // The picture is still for the last seconds before the -t timeout: no frame drawn then.
+    const last = run.frameTimesMs.at(-1) ?? Infinity;
+    assert.ok(run.elapsedMs - last >= 3000, `ended at ${Math.round(run.elapsedMs)} ms; ${shown}`);
   } finally {
     await Deno.remove(work, { recursive: true });
   }
