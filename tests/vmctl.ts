@@ -193,3 +193,22 @@ export function describe(run: Finished): string {
 export function countOccurrences(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
+
+/**
+ * `vmctl run ARGS -g` on a `columns`×`rows` pseudo-terminal of script(1), as a user's terminal:
+ * stdin (when `stdin` is "piped") is what they type, stdout is what the terminal gets.
+ */
+export function vmctlOnTerminal(
+  args: string[],
+  size: { columns: number; rows: number },
+  streams: { stdin: "piped" | "null"; stdout: "piped" | "null" },
+): Deno.ChildProcess {
+  const argv = [Deno.execPath(), "run", "-A", MAIN, "run", ...args, "-g"];
+  const quoted = argv.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  return new Deno.Command("script", {
+    args: ["-qfec", `stty cols ${size.columns} rows ${size.rows}; exec ${quoted}`, "/dev/null"],
+    ...streams,
+    stderr: "null",
+    env: { TERM: "xterm-256color" },
+  }).spawn();
+}

@@ -22,7 +22,7 @@ import {
   qemuScreendump,
   TEXT_LINES,
 } from "../display_expect.ts";
-import { describe, type Finished, Vmctl } from "../vmctl.ts";
+import { describe, type Finished, Vmctl, vmctlOnTerminal } from "../vmctl.ts";
 
 /** Every guest here powers off within seconds; this only stops a stuck one. */
 const GUEST_LIMIT_S = "60";
@@ -148,20 +148,7 @@ interface TerminalRun {
 
 /** Runs `vmctl run ARGS -g` on a {@link TERMINAL}-sized pseudo-terminal of script(1). */
 async function runOnTerminal(args: string[]): Promise<TerminalRun> {
-  const main = new URL("../../main.ts", import.meta.url).pathname;
-  const argv = [Deno.execPath(), "run", "-A", main, "run", ...args, "-g"];
-  const quoted = argv.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
-  const child = new Deno.Command("script", {
-    args: [
-      "-qfec",
-      `stty cols ${TERMINAL.columns} rows ${TERMINAL.rows}; exec ${quoted}`,
-      "/dev/null",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { TERM: "xterm-256color" },
-  }).spawn();
+  const child = vmctlOnTerminal(args, TERMINAL, { stdin: "null", stdout: "piped" });
   const started = performance.now();
   const decoder = new TextDecoder();
   let output = "";
@@ -174,7 +161,6 @@ async function runOnTerminal(args: string[]): Promise<TerminalRun> {
   }
   const elapsedMs = performance.now() - started;
   const { code } = await child.status;
-  await child.stderr.cancel();
   return { code, output, cells: replayTerminal(output), frameTimesMs, elapsedMs };
 }
 
@@ -255,9 +241,11 @@ Deno.test("-g draws a VBE picture in half blocks, then leaves a still screen alo
     for (const cell of picture) {
       assert.deepEqual(cell, { char: "▀", fg: "17;17;17", bg: "17;17;17" }, shown);
     }
-    // The picture is still for the last seconds before the -t timeout: no frame drawn then.
-    const last = run.frameTimesMs.at(-1) ?? Infinity;
-    assert.ok(run.elapsedMs - last >= 3000, `ended at ${Math.round(run.elapsedMs)} ms; ${shown}`);
+    // The picture is still for the last 6 s before the -t timeout: at most a frame or two then
+    // (the firmware may still touch a display register), where redrawing at a fixed rate, as
+    // a display that does not watch for changes would, draws dozens.
+    const late = run.frameTimesMs.filter((at) => at > run.elapsedMs - 6000);
+    assert.ok(late.length <= 2, `ended at ${Math.round(run.elapsedMs)} ms; ${shown}`);
   } finally {
     await Deno.remove(work, { recursive: true });
   }
