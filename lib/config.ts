@@ -5,6 +5,14 @@
  */
 import { UserError } from "./errors.ts";
 import type { VgaKind } from "./machine.ts";
+import {
+  DEFAULT_KEY_INTERVAL_MS,
+  KEY_STEP_OPTIONS,
+  type KeyStep,
+  type KeyStepOption,
+  parseKeyInterval,
+  parseKeySteps,
+} from "./key_schedule.ts";
 
 /** Everything `vmctl run` needs to know, checked. */
 export interface RunConfig {
@@ -40,6 +48,10 @@ export interface RunConfig {
   vga: VgaKind;
   /** Video memory in MiB (`--vram`). */
   vramMib: number;
+  /** Scheduled keystrokes (`-k`, `--key`, `--type`), in command-line order. */
+  keySteps: KeyStep[];
+  /** The pause between keystrokes of a step (`--key-interval`). */
+  keyIntervalMs: number;
 }
 
 export type CacheMode = "writeback" | "writethrough" | "none";
@@ -110,8 +122,8 @@ const RUN_OPTIONS: OptionSpec[] = [
   },
   {
     names: ["-g", "--graphics"],
-    help: "show the guest's screen live in the terminal; serial output then goes to --serial " +
-      "FILE or is dropped",
+    help: "show the guest's screen live in the terminal, typing goes to its keyboard; serial " +
+      "output then goes to --serial FILE or is dropped",
   },
   { names: ["--serial"], value: "FILE", help: "write the guest's COM1 output to FILE" },
   {
@@ -123,6 +135,31 @@ const RUN_OPTIONS: OptionSpec[] = [
     names: ["--vram"],
     value: "MB",
     help: `video memory in MiB, a power of two from 1 to 256 (default ${DEFAULT_VRAM_MIB})`,
+  },
+  {
+    names: ["-k"],
+    value: "MS:KEYS",
+    repeatable: true,
+    help: "press keys at MS ms after the start (+MS: after the step before), e.g. -k 5000:esc " +
+      "or -k 3000:e,down,ctrl+x",
+  },
+  {
+    names: ["--key"],
+    value: "MS:KEY",
+    repeatable: true,
+    help: "press one key or combination at MS ms, e.g. --key 2000:ctrl+alt+delete",
+  },
+  {
+    names: ["--type"],
+    value: "MS:TEXT",
+    repeatable: true,
+    help: "type text at MS ms on the PS/2 keyboard (US layout; \\n Enter, \\t Tab), " +
+      "e.g. --type '8000:root\\n'",
+  },
+  {
+    names: ["--key-interval"],
+    value: "MS",
+    help: `pause between keystrokes (default ${DEFAULT_KEY_INTERVAL_MS} ms)`,
   },
   { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
   { names: ["-v", "--verbose"], help: "diagnostics on stderr (debug port 0x402, unclaimed I/O)" },
@@ -185,6 +222,7 @@ function findOption(name: string): OptionSpec | undefined {
 function parseRun(args: string[]): Command {
   const values = new Map<string, string>();
   const repeated = new Map<string, string[]>();
+  const keySteps: [KeyStepOption, string][] = [];
   const flags = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -211,6 +249,10 @@ function parseRun(args: string[]): Command {
         throw new UserError(`option ${name} needs a value (${option.value})`);
       }
       value = args[++i];
+    }
+    if ((KEY_STEP_OPTIONS as readonly string[]).includes(key)) {
+      keySteps.push([key as KeyStepOption, value]);
+      continue;
     }
     if (option.repeatable) {
       repeated.set(key, [...(repeated.get(key) ?? []), value]);
@@ -271,6 +313,8 @@ function parseRun(args: string[]): Command {
       serialFile: nonEmpty(values.get("--serial"), "--serial"),
       vga,
       vramMib: parseVram(values.get("--vram")),
+      keySteps: parseKeySteps(keySteps),
+      keyIntervalMs: parseKeyInterval(values.get("--key-interval")),
     },
   };
 }

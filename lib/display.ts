@@ -4,8 +4,8 @@
  * screen watch (native/events.zig), which looks at the screen's generation (KVM's dirty log and
  * the devices) on the native timer thread every 33 ms, every 100 ms once the screen has been
  * still for half a second: a moving screen gets up to 30 frames/s, a change after a still spell
- * shows within 100 ms, and a still screen costs nothing on this side — no timer, no calls. Input stays with the console
- * (stdin to COM1, Ctrl-A x quits).
+ * shows within 100 ms, and a still screen costs nothing on this side — no timer, no calls. What the user types goes
+ * to the guest's keyboard (lib/terminal_keyboard.ts); Ctrl-A x quits.
  * @module
  */
 import { UserError } from "./errors.ts";

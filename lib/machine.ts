@@ -216,6 +216,14 @@ export class Machine {
     return Number(this.native.vmctl_vm_serial_input(this.handle, bytes, BigInt(bytes.length)));
   }
 
+  /** Queues a packed key event (lib/keys.ts) on the PS/2 keyboard; false when its queue is full. */
+  pushKey(packed: number): boolean {
+    const status = this.native.vmctl_vm_key(this.handle, packed);
+    if (status === Status.KeyQueueFull) return false;
+    if (status !== Status.Ok) throw new Error(nativeErrorMessage(this.native));
+    return true;
+  }
+
   kick(vcpu: number): void {
     this.native.vmctl_vcpu_kick(this.handle, vcpu);
   }

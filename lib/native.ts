@@ -7,7 +7,7 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
@@ -65,6 +65,8 @@ export const SYMBOLS = {
   vmctl_vm_screen_render: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   // (Vm *vm, u8 *cells, size_t len, uint32_t *columns_rows) -> Status; 12 bytes a cell
   vmctl_vm_screen_text: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
+  // (Vm *vm, uint32_t key) -> Status; key: a packed key event (lib/keys.ts packKey)
+  vmctl_vm_key: { parameters: ["pointer", "u32"], result: "i32" },
   // (Vm *vm, uint32_t interval_ms): post ScreenChanged when the screen may have changed, looking
   // that often (the first look always posts); 0 stops
   vmctl_vm_watch_screen: { parameters: ["pointer", "u32"], result: "void" },
@@ -121,6 +123,8 @@ export enum Status {
   NoDisplay = 25,
   /** The caller's buffer is too small; the info says how much is needed. */
   BufferTooSmall = 26,
+  /** The keyboard's queue of host keys is full; try again later. */
+  KeyQueueFull = 27,
 }
 
 /** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */

@@ -22,6 +22,8 @@ import { checkImageFile, closeImages, type DriveSpec, openImages, planDrives } f
 import { formatRegisters } from "./registers.ts";
 import { checkScreenshotPath, screenshotPath } from "./png.ts";
 import { requireTerminal, TerminalDisplay } from "./display.ts";
+import { KeySchedule } from "./key_schedule.ts";
+import { TerminalKeyboard } from "./terminal_keyboard.ts";
 import { asciiArt } from "./terminal_screen.ts";
 import { Screen } from "./screen.ts";
 
@@ -62,6 +64,8 @@ export async function run(config: RunConfig): Promise<number> {
   const console = new Console(() => stop.stop({ kind: "quit" }));
   const screen = new Screen();
   const display = config.graphics ? new TerminalDisplay() : undefined;
+  const keyboard = config.graphics ? new TerminalKeyboard() : undefined;
+  const keys = new KeySchedule(config.keySteps, config.keyIntervalMs);
   let shots = 0;
   const onSigint = () => stop.stop({ kind: "signal", signal: "SIGINT" });
   const onSigterm = () => stop.stop({ kind: "signal", signal: "SIGTERM" });
@@ -86,14 +90,20 @@ export async function run(config: RunConfig): Promise<number> {
       boots++;
       machine.setOutput(serialFd, config.verbose ? STDERR_FD : -1);
       stop.machine = machine;
-      console.target = machine;
+      // With -g the terminal's keys go to the guest's keyboard, else its bytes go to COM1.
+      if (keyboard !== undefined) keyboard.target = machine;
+      console.target = keyboard ?? machine;
       screen.machine = machine;
+      keys.target = machine;
       if (boots === 1) {
         console.start();
         display?.start(screen);
+        keys.start();
       }
       if (display !== undefined) machine.watchScreen(() => display.changed());
       exit = await runUntilExit(machine, stop);
+      keys.target = undefined;
+      if (keyboard !== undefined) keyboard.target = undefined;
       console.target = undefined;
       stop.machine = undefined;
       const restarting = exit.kind === "reset" && !config.noReboot;
@@ -120,6 +130,7 @@ export async function run(config: RunConfig): Promise<number> {
       break;
     }
   } finally {
+    await keys.stop();
     display?.stop();
     closeImages(native, images);
     closeSerialOutput(native, serialFd);

@@ -7,9 +7,10 @@ const Vm = vm_mod.Vm;
 const block = @import("block.zig");
 const screen = @import("screen.zig");
 const events = @import("events.zig");
+const ps2 = @import("devices/i8042.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 5;
+pub const abi_version: u32 = 6;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -39,6 +40,8 @@ pub const Status = enum(c_int) {
     image_failed = 24,
     no_display = 25,
     buffer_too_small = 26,
+    /// The keyboard's queue of host keys is full: try again once the guest has read some.
+    key_queue_full = 27,
 };
 
 export fn vmctl_abi_version() u32 {
@@ -271,6 +274,19 @@ fn screenStatus(err: screen.Error) Status {
     return switch (err) {
         error.NoDisplay => .no_display,
         error.BufferTooSmall => .buffer_too_small,
+    };
+}
+
+/// Presses or releases a key on the PS/2 keyboard (a packed i8042 `Key`, see lib/keys.ts).
+export fn vmctl_vm_key(vm: *Vm, key: u32) Status {
+    const unpacked: ps2.Key = @bitCast(key);
+    if (!unpacked.valid()) {
+        vm_mod.ErrorMessage.set("not a key: 0x{X:0>8}", .{key});
+        return .invalid_argument;
+    }
+    return switch (vm.keyboard_controller.pushKey(unpacked)) {
+        .accepted => .ok,
+        .full => .key_queue_full,
     };
 }
 

@@ -26,7 +26,9 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
 /**
  * /init of the test guest. The `vmctl_test=` word of the kernel command line picks what it does
  * after printing `mem_total_kb=<MemTotal>` and the ready marker: `poweroff`, `reboot`, `hang`
- * (forever), `shell` (an interactive sh on the console, then power off), `platform` (PCI
+ * (forever), `shell` (an interactive sh on the console, then power off), `keys` (opens the first
+ * virtual terminal, prints VMCTL-KEYS-READY, then echoes each line typed on its keyboard as
+ * `typed: [LINE]` until the line `quit`, then powers off), `platform` (PCI
  * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off), `disk`
  * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks and CDs,
  * names the bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB
@@ -54,6 +56,13 @@ case "$mode" in
   reboot) reboot -f ;;
   hang) while :; do sleep 3600; done ;;
   shell) setsid cttyhack sh; poweroff -f ;;
+  keys)
+    exec 3</dev/tty1
+    echo VMCTL-KEYS-READY
+    while IFS= read -r line <&3; do
+      echo "typed: [$line]"
+      [ "$line" = quit ] && poweroff -f
+    done ;;
   disk)
     for m in $(cat /lib/modules/load-order 2>/dev/null); do insmod /lib/modules/$m.ko; done
     want=1

@@ -1,8 +1,10 @@
 //! The i8042 PS/2 controller with a keyboard and a mouse behind it. Data goes through port 0x60
 //! (offset 0), status and controller commands through port 0x64 (offset 4). Every command is
 //! handled at once, so the input buffer is never full; replies queue in a small output ring whose
-//! head is what port 0x60 shows. No keys are pressed and the mouse never moves yet: the keyboard
-//! and mouse only answer commands, and `pushKeyboardBytes` is the hook for injected keys.
+//! head is what port 0x60 shows. Keys the host presses (`pushKey`) wait in their own bounded
+//! queue and go out one key at a time, each only once the guest has read every byte before it,
+//! encoded in the scancode set the guest uses at that moment (set 2, or set 1: selected, or set 2
+//! through the controller's translation). The mouse never moves yet; it only answers commands.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -14,6 +16,8 @@ pub const I8042 = struct {
     pub const queue_capacity: u8 = 32;
     /// Room injected keyboard bytes leave free, so replies to commands always fit.
     pub const reply_reserve: u8 = 8;
+    /// Host key presses and releases waiting for the guest; `pushKey` refuses more.
+    pub const key_capacity: u8 = 128;
     /// Offsets 0 (port 0x60) to 4 (port 0x64); 1-3 are not ours.
     pub const port_count: u16 = 5;
     pub const data_offset: u16 = 0;
@@ -47,6 +51,9 @@ pub const I8042 = struct {
     pending: Pending = .keyboard,
     keyboard: Keyboard = .{},
     mouse: Mouse = .{},
+    keys: [key_capacity]Key = undefined,
+    keys_head: u8 = 0,
+    keys_count: u8 = 0,
 
     /// Reply bytes lost to a full output ring (saturating).
     dropped_bytes: u32 = 0,
@@ -117,6 +124,7 @@ pub const I8042 = struct {
             return;
         }
         data[0] = if (offset == data_offset) self.readData() else self.status();
+        self.feedKey();
     }
 
     pub fn write(self: *I8042, offset: u16, data: []const u8) void {
@@ -128,21 +136,52 @@ pub const I8042 = struct {
         }
         self.last_write_was_command = offset == command_offset;
         if (offset == data_offset) self.writeData(data[0]) else self.controllerCommand(data[0]);
+        self.feedKey();
         self.updateIrqs();
     }
 
-    /// Queues bytes as if the keyboard sent them (no translation is applied). Returns how many
-    /// were taken: none while the keyboard is disabled or not scanning, and never so many that
-    /// replies to commands would no longer fit.
-    pub fn pushKeyboardBytes(self: *I8042, bytes: []const u8) usize {
+    pub const PushResult = enum { accepted, full };
+
+    /// Queues a host key press or release; `full` when `key_capacity` keys already wait (the
+    /// caller tries again later: nothing is dropped). Keys wait while the guest has the
+    /// keyboard disabled or not scanning.
+    pub fn pushKey(self: *I8042, key: Key) PushResult {
+        assert(key.valid());
         self.mutex.lock();
         defer self.mutex.unlock();
-        if (self.commandByte() & ctr_keyboard_disable != 0 or !self.keyboard.scanning) return 0;
-        const room = (queue_capacity - reply_reserve) -| self.queue_count;
-        const accepted: usize = @min(bytes.len, room);
-        for (bytes[0..accepted]) |byte| self.enqueue(byte, .keyboard);
+        if (self.keys_count == key_capacity) return .full;
+        self.keys[(@as(u16, self.keys_head) + self.keys_count) % key_capacity] = key;
+        self.keys_count += 1;
+        self.feedKey();
         self.updateIrqs();
-        return accepted;
+        return .accepted;
+    }
+
+    /// Host keys still waiting, the one being sent included.
+    pub fn pendingKeys(self: *I8042) u8 {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        return self.keys_count;
+    }
+
+    /// Sends the next waiting key once the output buffer is empty and the keyboard may talk.
+    fn feedKey(self: *I8042) void {
+        if (self.keys_count == 0 or self.queue_count != 0) return;
+        if (self.commandByte() & ctr_keyboard_disable != 0 or !self.keyboard.scanning) return;
+        // A command's parameter byte still to come would take the key for its answer.
+        if (self.keyboard.awaiting != .none) return;
+        const set1 = self.keyboard.scancode_set == 1 or self.commandByte() & ctr_translate != 0;
+        // Pause's release sends nothing: go on to the next key.
+        while (self.keys_count > 0 and self.queue_count == 0) {
+            const key = self.keys[self.keys_head];
+            self.keys_head = (self.keys_head + 1) % key_capacity;
+            self.keys_count -= 1;
+            var bytes: KeyBytes = .{};
+            if (set1) key.encodeSet1(&bytes) else key.encodeSet2(&bytes);
+            assert(bytes.len <= queue_capacity);
+            for (bytes.slice()) |byte| self.enqueue(byte, .keyboard);
+        }
+        self.updateIrqs();
     }
 
     fn commandByte(self: *const I8042) u8 {
@@ -266,8 +305,84 @@ pub const I8042 = struct {
     fn checkInvariants(self: *const I8042) void {
         assert(self.queue_count <= queue_capacity);
         assert(self.queue_head < queue_capacity);
+        assert(self.keys_count <= key_capacity);
+        assert(self.keys_head < key_capacity);
         assert(!(self.keyboard_irq.level and self.mouse_irq.level));
         if (self.queue_count == 0) assert(!self.keyboard_irq.level and !self.mouse_irq.level);
+    }
+};
+
+/// A key the host presses or releases, as lib/keys.ts packs it: the key's make code in scancode
+/// sets 1 and 2 and how it is sent.
+pub const Key = packed struct(u32) {
+    set1: u8,
+    set2: u8,
+    kind: Kind,
+    released: bool,
+    reserved: u13 = 0,
+
+    pub const Kind = enum(u2) {
+        /// One make code; the break code follows set 1's or set 2's rule.
+        plain = 0,
+        /// Preceded by 0xE0 (the arrows, the right-hand modifiers, the keypad's Enter, ...).
+        extended = 1,
+        /// Pause: one sequence on press, nothing on release; the codes are fixed.
+        pause = 2,
+        /// Print Screen: a fake left shift around the extended code 0x37 / 0x7C.
+        print_screen = 3,
+    };
+
+    /// Whether the codes can be sent: make codes below 0x80 in set 1, and no prefix byte.
+    pub fn valid(self: Key) bool {
+        if (self.reserved != 0) return false;
+        if (self.kind == .pause or self.kind == .print_screen) return true;
+        return self.set1 != 0 and self.set1 < 0x80 and self.set2 != 0 and
+            self.set2 != 0xE0 and self.set2 != 0xE1 and self.set2 != 0xF0;
+    }
+
+    /// Set 1 (what the guest reads through translation, too): a release sets bit 7.
+    fn encodeSet1(self: Key, out: *KeyBytes) void {
+        switch (self.kind) {
+            .plain, .extended => {
+                if (self.kind == .extended) out.add(0xE0);
+                out.add(if (self.released) self.set1 | 0x80 else self.set1);
+            },
+            .pause => if (!self.released) out.addAll(&.{ 0xE1, 0x1D, 0x45, 0xE1, 0x9D, 0xC5 }),
+            .print_screen => out.addAll(if (self.released) &.{ 0xE0, 0xB7, 0xE0, 0xAA } else &.{ 0xE0, 0x2A, 0xE0, 0x37 }),
+        }
+    }
+
+    /// Set 2: a release is 0xF0 before the make code (after 0xE0 for extended keys).
+    fn encodeSet2(self: Key, out: *KeyBytes) void {
+        switch (self.kind) {
+            .plain, .extended => {
+                if (self.kind == .extended) out.add(0xE0);
+                if (self.released) out.add(0xF0);
+                out.add(self.set2);
+            },
+            .pause => if (!self.released) out.addAll(&.{ 0xE1, 0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77 }),
+            .print_screen => out.addAll(if (self.released) &.{ 0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12 } else &.{ 0xE0, 0x12, 0xE0, 0x7C }),
+        }
+    }
+};
+
+/// The bytes one key event becomes: at most Pause's eight.
+const KeyBytes = struct {
+    bytes: [8]u8 = undefined,
+    len: u8 = 0,
+
+    fn add(self: *KeyBytes, byte: u8) void {
+        assert(self.len < self.bytes.len);
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn addAll(self: *KeyBytes, bytes: []const u8) void {
+        for (bytes) |byte| self.add(byte);
+    }
+
+    fn slice(self: *const KeyBytes) []const u8 {
+        return self.bytes[0..self.len];
     }
 };
 
@@ -716,29 +831,87 @@ test "keyboard echo through 0xD2, disable bits and controller RAM" {
     try rig.expectReplies(&.{0x55}, false);
 }
 
-test "injected keyboard bytes: refused while disabled, bounded, in order" {
+const key_a = Key{ .set1 = 0x1E, .set2 = 0x1C, .kind = .plain, .released = false };
+const key_up = Key{ .set1 = 0x48, .set2 = 0x75, .kind = .extended, .released = false };
+
+fn released(key: Key) Key {
+    var copy = key;
+    copy.released = true;
+    return copy;
+}
+
+test "host keys: one key at a time once the guest read the last, translated to set 1 as a BIOS leaves it" {
+    var rig = Rig{};
+    rig.setUp();
+    for ([_]Key{ key_a, released(key_a), key_up, released(key_up) }) |key| {
+        try testing.expectEqual(I8042.PushResult.accepted, rig.controller.pushKey(key));
+    }
+    // Only the first key's bytes are in the output buffer; the next follows the guest's read.
+    try testing.expect(rig.keyboard_irq.level);
+    try testing.expectEqual(@as(u8, 1), rig.controller.queue_count);
+    for ([_]u8{ 0x1E, 0x9E, 0xE0, 0x48, 0xE0, 0xC8 }) |byte| {
+        try testing.expectEqual(byte, rig.readData());
+    }
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    try testing.expectEqual(@as(u8, 0), rig.controller.pendingKeys());
+}
+
+test "host keys in set 2 without translation, Pause and Print Screen, and in set 1" {
+    var rig = Rig{};
+    rig.setUp();
+    rig.command(0x60);
+    rig.writeData(0x05); // translation off
+    const pause = Key{ .set1 = 0, .set2 = 0, .kind = .pause, .released = false };
+    const print = Key{ .set1 = 0, .set2 = 0, .kind = .print_screen, .released = false };
+    for ([_]Key{ key_up, released(key_up), pause, released(pause), print, released(print) }) |key| {
+        _ = rig.controller.pushKey(key);
+    }
+    const set2 = [_]u8{ 0xE0, 0x75, 0xE0, 0xF0, 0x75, 0xE1, 0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77, 0xE0, 0x12, 0xE0, 0x7C, 0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12 };
+    for (set2) |byte| try testing.expectEqual(byte, rig.readData());
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    // The guest selects set 1 on the keyboard itself.
+    rig.writeData(0xF0);
+    rig.writeData(0x01);
+    try rig.expectReplies(&.{ 0xFA, 0xFA }, false);
+    _ = rig.controller.pushKey(key_a);
+    _ = rig.controller.pushKey(released(key_a));
+    try rig.expectReplies(&.{ 0x1E, 0x9E }, false);
+}
+
+test "host keys wait while the keyboard is disabled, not scanning or owed a parameter, and are bounded" {
     var rig = Rig{};
     rig.setUp();
     rig.command(0xAD);
-    try testing.expectEqual(@as(usize, 0), rig.controller.pushKeyboardBytes(&.{0x1E}));
+    _ = rig.controller.pushKey(key_a);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
     rig.command(0xAE);
+    try rig.expectReplies(&.{0x1E}, false);
     rig.writeData(0xF5);
     try rig.expectReplies(&.{0xFA}, false);
-    try testing.expectEqual(@as(usize, 0), rig.controller.pushKeyboardBytes(&.{0x1E}));
+    _ = rig.controller.pushKey(released(key_a));
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    // Set LEDs: the parameter byte comes before any key.
     rig.writeData(0xF4);
-    try rig.expectReplies(&.{0xFA}, false);
-
-    var keys: [40]u8 = undefined;
-    for (&keys, 0..) |*key, i| key.* = @intCast(i + 1);
-    const room = I8042.queue_capacity - I8042.reply_reserve;
-    try testing.expectEqual(@as(usize, room), rig.controller.pushKeyboardBytes(&keys));
-    try testing.expect(rig.keyboard_irq.level);
-    // Replies still fit behind the injected keys.
-    rig.writeData(0xF2);
-    for (keys[0..room]) |key| try testing.expectEqual(key, rig.readData());
-    try rig.expectReplies(&.{ 0xFA, 0xAB, 0x83 }, false);
-    _ = rig.controller.pushKeyboardBytes(&.{});
+    rig.writeData(0xED);
+    try rig.expectReplies(&.{ 0xFA, 0xFA }, false);
+    rig.writeData(0x02);
+    try rig.expectReplies(&.{ 0xFA, 0x9E }, false);
+    // The first goes straight to the output buffer; the queue holds the rest.
+    for (0..I8042.key_capacity + 1) |_| {
+        try testing.expectEqual(I8042.PushResult.accepted, rig.controller.pushKey(key_a));
+    }
+    try testing.expectEqual(I8042.PushResult.full, rig.controller.pushKey(key_a));
+    for (0..I8042.key_capacity + 1) |_| try testing.expectEqual(@as(u8, 0x1E), rig.readData());
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
     try testing.expectEqual(@as(u32, 0), rig.controller.dropped_bytes);
+}
+
+test "a key pack with a prefix byte or a set-1 release code is not a key" {
+    try testing.expect(key_a.valid() and key_up.valid());
+    try testing.expect(!(Key{ .set1 = 0x9E, .set2 = 0x1C, .kind = .plain, .released = false }).valid());
+    try testing.expect(!(Key{ .set1 = 0x1E, .set2 = 0xF0, .kind = .plain, .released = false }).valid());
+    try testing.expect(!(Key{ .set1 = 0, .set2 = 0x1C, .kind = .extended, .released = false }).valid());
+    try testing.expect(!@as(Key, @bitCast(@as(u32, 0x8000_1C1E))).valid());
 }
 
 test "a flood of replies fills the ring and the rest are dropped" {
@@ -785,7 +958,7 @@ test "hostile guest: random accesses never panic and keep invariants" {
         switch (random.uintLessThan(u8, 8)) {
             0...3 => rig.controller.read(offset, data[0..width]),
             4...6 => rig.controller.write(offset, data[0..width]),
-            else => _ = rig.controller.pushKeyboardBytes(data[0..width]),
+            else => _ = rig.controller.pushKey(.{ .set1 = (data[0] & 0x7F) | 1, .set2 = 0x1C, .kind = @enumFromInt(data[1] & 3), .released = data[2] & 1 != 0 }),
         }
         rig.controller.checkInvariants();
         try testing.expectEqual(rig.controller.keyboard_irq.level, rig.keyboard_irq.level);

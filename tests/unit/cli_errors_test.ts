@@ -229,3 +229,25 @@ Deno.test("an unwritable --serial file", async () => {
     /cannot write the serial output to \/nonexistent\/serial.log \(no such folder\)/,
   );
 });
+
+Deno.test("bad key schedules: unknown key names, malformed delays, bad escapes and characters", async () => {
+  const cases: [string[], RegExp][] = [
+    [["-k", "5000:enter,flurb"], /-k 5000:enter,flurb: unknown key 'flurb': use a key name such/],
+    [["--key", "2000:ctrl+"], /--key 2000:ctrl\+: bad key 'ctrl\+': join keys with '\+'/],
+    [["-k", "enter"], /-k enter: write DELAY_MS:KEY, e\.g\. -k 5000:enter/],
+    [["--key", "-5:esc"], /--key -5:esc: write DELAY_MS:KEY/],
+    [["-k", "99999999999:esc"], /a delay of 99999999999 ms is over a day/],
+    [["--type", "1000:a\\qb"], /unknown escape '\\q': the escapes are \\n \(Enter\)/],
+    [
+      ["--type", "1000:grüße"],
+      /--type 1000:grüße: cannot type U\+00fc \('ü'\): only printable ASCII/,
+    ],
+    [
+      ["--key-interval", "fast"],
+      /--key-interval fast: the pause between keystrokes is 0 to 10000 ms/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    assertOneLineError(await runVmctl(["run", "--kernel", kernel, ...args]), expected);
+  }
+});
