@@ -88,3 +88,12 @@ Deno.test("-g: what the user types in the terminal goes to the guest's keyboard"
     await Deno.remove(work, { recursive: true });
   }
 });
+
+Deno.test("ctrl+alt+delete reaches Linux's keyboard handler, which reboots the guest", async () => {
+  const args = await bootArgs("keys", ["-r", "128", "-t", GUEST_LIMIT_S, "--no-reboot"]);
+  const run = await new Vmctl([...args, "--key", `${TYPE_AT_MS}:ctrl+alt+delete`]).finish();
+  assert.ok(!run.hung, describe(run));
+  assert.equal(run.code, 0, describe(run));
+  assert.equal(count(run.stdout, READY), 1, describe(run));
+  assert.match(run.stderr, /guest rebooted .*not restarting it \(--no-reboot\)/, describe(run));
+});
