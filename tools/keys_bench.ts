@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
 import { testCmdline, testInitramfs } from "./guest_images.ts";
+import { vmctlOnTerminal } from "../tests/vmctl.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const READY = "VMCTL-KEYS-READY";
@@ -29,10 +30,6 @@ const BULK_LINES = 20;
 const BULK_LINE_CHARS = 100;
 /** When the bulk text starts, from the VM's start: the guest reads its terminal by then. */
 const BULK_AT_MS = 20_000;
-
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", "'\\''")}'`;
-}
 
 /** Lines "typed: [LINE]" as they come from a FIFO, with the time each arrived. */
 class LineReader {
@@ -72,26 +69,24 @@ class LineReader {
   }
 }
 
-async function vmctlArgs(extra: string[]): Promise<string[]> {
+/** `vmctl run`'s options for the keys guest, `extra` after them. */
+async function guestArgs(extra: string[]): Promise<string[]> {
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
   return [
-    ...[Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run", "-r", "128", "-t", "300"],
-    ...["--kernel", kernel, "--initrd", initrd, "--append", testCmdline("keys"), ...extra],
+    ...["-r", "128", "-t", "300", "--kernel", kernel, "--initrd", initrd],
+    ...["--append", testCmdline("keys"), ...extra],
   ];
 }
 
 async function latency(folder: string): Promise<number[]> {
   const fifo = join(folder, "serial.fifo");
   await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  const argv = [...await vmctlArgs(["--serial", fifo]), "-g"];
-  const child = new Deno.Command("script", {
-    args: ["-qfec", `stty cols 100 rows 30; exec ${argv.map(shellQuote).join(" ")}`, "/dev/null"],
+  const args = await guestArgs(["--serial", fifo]);
+  const child = vmctlOnTerminal(args, { columns: 100, rows: 30 }, {
     stdin: "piped",
     stdout: "null",
-    stderr: "null",
-    env: { TERM: "xterm-256color" },
-  }).spawn();
+  });
   const reader = new LineReader(fifo);
   const input = child.stdin.getWriter();
   const samples: number[] = [];
@@ -125,10 +120,17 @@ async function bulk(folder: string): Promise<{ ok: boolean; charsPerSecond: numb
   const escaped = lines.map((line) => `${line.replaceAll("\\", "\\\\")}\\n`).join("");
   const fifo = join(folder, "bulk.fifo");
   await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  const argv = await vmctlArgs([
-    ...["--serial", fifo, "--key-interval", "0"],
-    ...["--type", `${BULK_AT_MS}:${escaped}quit\\n`],
-  ]);
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${REPO}main.ts`,
+    "run",
+    ...await guestArgs([
+      ...["--serial", fifo, "--key-interval", "0"],
+      ...["--type", `${BULK_AT_MS}:${escaped}quit\\n`],
+    ]),
+  ];
   const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null", stderr: "null" })
     .spawn();
   const reader = new LineReader(fifo);

@@ -153,7 +153,6 @@ pub const I8042 = struct {
         self.keys[(@as(u16, self.keys_head) + self.keys_count) % key_capacity] = key;
         self.keys_count += 1;
         self.feedKey();
-        self.updateIrqs();
         return .accepted;
     }
 
