@@ -344,6 +344,7 @@ test {
     _ = @import("memory.zig");
     _ = @import("kvm.zig");
     _ = @import("events.zig");
+    _ = @import("port_bus.zig");
     _ = @import("devices/device.zig");
     _ = @import("devices/uart16550.zig");
     _ = @import("devices/cmos.zig");

@@ -34,6 +34,7 @@ const linux_boot = @import("boot/linux.zig");
 const acpi = @import("boot/acpi.zig");
 const long_mode = @import("boot/long_mode.zig");
 const events = @import("events.zig");
+const port_bus = @import("port_bus.zig");
 
 pub const max_vcpus: u32 = 64;
 pub const min_ram_bytes: u64 = 16 << 20;
@@ -69,42 +70,6 @@ pub const ErrorMessage = struct {
         @memcpy(dest[0..n], text[0..n]);
         return n;
     }
-};
-
-const Device = enum {
-    uart,
-    cmos,
-    keyboard_controller,
-    acpi_pm,
-    pci_config,
-    post_code,
-    debug_console,
-    fw_cfg,
-    vga,
-    vga_dispi,
-    ide_primary,
-    ide_primary_control,
-    ide_secondary,
-    ide_secondary_control,
-};
-
-const PortRange = struct { base: u16, len: u16, device: Device };
-
-const port_map = [_]PortRange{
-    .{ .base = platform.com1.base, .len = platform.com1.len, .device = .uart },
-    .{ .base = platform.cmos.base, .len = platform.cmos.len, .device = .cmos },
-    .{ .base = platform.keyboard_controller.base, .len = platform.keyboard_controller.len, .device = .keyboard_controller },
-    .{ .base = platform.acpi_pm.base, .len = platform.acpi_pm.len, .device = .acpi_pm },
-    .{ .base = platform.pci_config.base, .len = platform.pci_config.len, .device = .pci_config },
-    .{ .base = platform.post_code.base, .len = platform.post_code.len, .device = .post_code },
-    .{ .base = platform.debug_console.base, .len = platform.debug_console.len, .device = .debug_console },
-    .{ .base = platform.fw_cfg.base, .len = platform.fw_cfg.len, .device = .fw_cfg },
-    .{ .base = platform.vga.base, .len = platform.vga.len, .device = .vga },
-    .{ .base = platform.vga_dispi.base, .len = platform.vga_dispi.len, .device = .vga_dispi },
-    .{ .base = platform.ide_primary.base, .len = platform.ide_primary.len, .device = .ide_primary },
-    .{ .base = platform.ide_primary_control.base, .len = platform.ide_primary_control.len, .device = .ide_primary_control },
-    .{ .base = platform.ide_secondary.base, .len = platform.ide_secondary.len, .device = .ide_secondary },
-    .{ .base = platform.ide_secondary_control.base, .len = platform.ide_secondary_control.len, .device = .ide_secondary_control },
 };
 
 /// The reset control register is the second byte of the PCI address register's dword: byte
@@ -146,12 +111,6 @@ comptime {
     std.debug.assert(platform.vga_dispi.base == vga_mod.dispi_port_base and platform.vga_dispi.len == vga_mod.dispi_port_count);
     std.debug.assert(platform.reset_control.base > platform.pci_config.base and
         platform.reset_control.base < platform.pci_config.base + platform.pci_config.len);
-    // No two devices may claim the same port.
-    for (port_map, 0..) |a, i| {
-        for (port_map[i + 1 ..]) |b| {
-            std.debug.assert(a.base + a.len <= b.base or b.base + b.len <= a.base);
-        }
-    }
 }
 
 pub const Vcpu = struct {
@@ -172,6 +131,8 @@ pub const Vm = struct {
     vcpus: [max_vcpus]Vcpu,
     vcpu_count: u32,
     requests: device.MachineRequests = .{},
+    /// The fixed port ranges (registered by `create`, read-only while vCPUs run).
+    port_bus: port_bus.PortBus = .{},
 
     uart: Uart16550,
     cmos: Cmos,
@@ -337,6 +298,7 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32, vga_kind:
     };
     initDevices(vm);
     initPciBus(vm);
+    try registerPorts(vm);
     if (vga_kind != .none) {
         // Tells windowChanged the initial mapping, which registers the legacy window's slot.
         vm.vga.attachMemory(vram, memory.host[legacy_window_base..legacy_window_end], .{ .context = vm, .changedFn = windowChanged });
@@ -1202,70 +1164,93 @@ fn handlePortIo(vm: *Vm, vcpu: *Vcpu) void {
     }
 }
 
-/// The device at `port`; without a display (`--vga none`) nothing answers the VGA's ports.
-fn findPortDevice(vm: *const Vm, port: u16) ?struct { device: Device, offset: u16 } {
-    for (port_map) |range| {
-        if (port >= range.base and port - range.base < range.len) {
-            if (vm.vga_kind == .none and (range.device == .vga or range.device == .vga_dispi)) return null;
-            return .{ .device = range.device, .offset = port - range.base };
-        }
-    }
-    return null;
-}
-
 fn portRead(vm: *Vm, port: u16, data: []u8) void {
-    const found = findPortDevice(vm, port) orelse {
-        if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.readBar(hit, data);
-        _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
-        @memset(data, 0xFF);
-        return;
-    };
-    switch (found.device) {
-        .uart => vm.uart.read(found.offset, data),
-        .cmos => vm.cmos.read(found.offset, data),
-        .keyboard_controller => vm.keyboard_controller.read(found.offset, data),
-        .acpi_pm => vm.acpi_pm.read(found.offset, data),
-        .pci_config => if (found.offset == reset_control_offset and data.len == 1)
-            vm.reset_control.read(0, data)
-        else
-            vm.pci_bus.read(found.offset, data),
-        .post_code => vm.post_code.read(found.offset, data),
-        .debug_console => vm.debug_console.read(found.offset, data),
-        .fw_cfg => vm.fw_cfg.read(found.offset, data),
-        .vga => vm.vga.read(found.offset, data),
-        .vga_dispi => vm.vga.readDispi(found.offset, data),
-        .ide_primary => if (ideDecodes(vm, 0)) vm.ide.commandRead(0, found.offset, data) else @memset(data, 0xFF),
-        .ide_primary_control => if (ideDecodes(vm, 0)) vm.ide.controlRead(0, found.offset, data) else @memset(data, 0xFF),
-        .ide_secondary => if (ideDecodes(vm, 1)) vm.ide.commandRead(1, found.offset, data) else @memset(data, 0xFF),
-        .ide_secondary_control => if (ideDecodes(vm, 1)) vm.ide.controlRead(1, found.offset, data) else @memset(data, 0xFF),
-    }
+    if (vm.port_bus.read(port, data)) return;
+    if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.readBar(hit, data);
+    _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
+    @memset(data, 0xFF);
 }
 
 fn portWrite(vm: *Vm, port: u16, data: []const u8) void {
-    const found = findPortDevice(vm, port) orelse {
-        if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.writeBar(hit, data);
-        _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
-        return;
-    };
-    switch (found.device) {
-        .uart => vm.uart.write(found.offset, data),
-        .cmos => vm.cmos.write(found.offset, data),
-        .keyboard_controller => vm.keyboard_controller.write(found.offset, data),
-        .acpi_pm => vm.acpi_pm.write(found.offset, data),
-        .pci_config => if (found.offset == reset_control_offset and data.len == 1)
-            vm.reset_control.write(0, data)
-        else
-            vm.pci_bus.write(found.offset, data),
-        .post_code => vm.post_code.write(found.offset, data),
-        .debug_console => vm.debug_console.write(found.offset, data),
-        .fw_cfg => vm.fw_cfg.write(found.offset, data),
-        .vga => vm.vga.write(found.offset, data),
-        .vga_dispi => vm.vga.writeDispi(found.offset, data),
-        .ide_primary => if (ideDecodes(vm, 0)) vm.ide.commandWrite(0, found.offset, data),
-        .ide_primary_control => if (ideDecodes(vm, 0)) vm.ide.controlWrite(0, found.offset, data),
-        .ide_secondary => if (ideDecodes(vm, 1)) vm.ide.commandWrite(1, found.offset, data),
-        .ide_secondary_control => if (ideDecodes(vm, 1)) vm.ide.controlWrite(1, found.offset, data),
+    if (vm.port_bus.write(port, data)) return;
+    if (vm.pci_bus.findIo(port)) |hit| return pci.Bus.writeBar(hit, data);
+    _ = vm.unclaimed_port_accesses.fetchAdd(1, .monotonic);
+}
+
+/// The machine's fixed port ranges, one line per device. Without a display (`--vga none`)
+/// nothing answers the VGA's ports.
+fn registerPorts(vm: *Vm) CreateError!void {
+    const H = port_bus.Handler;
+    try addPorts(vm, platform.com1, "COM1", H.of(Uart16550, &vm.uart));
+    try addPorts(vm, platform.cmos, "CMOS", H.of(Cmos, &vm.cmos));
+    try addPorts(vm, platform.keyboard_controller, "i8042", H.of(I8042, &vm.keyboard_controller));
+    try addPorts(vm, platform.acpi_pm, "ACPI PM", H.of(AcpiPm, &vm.acpi_pm));
+    try addPorts(vm, platform.pci_config, "PCI configuration", .{ .context = vm, .readFn = pciConfigRead, .writeFn = pciConfigWrite });
+    try addPorts(vm, platform.post_code, "POST code", H.of(PostCode, &vm.post_code));
+    try addPorts(vm, platform.debug_console, "debug console", H.of(DebugConsole, &vm.debug_console));
+    try addPorts(vm, platform.fw_cfg, "fw_cfg", H.of(FwCfg, &vm.fw_cfg));
+    if (vm.vga_kind != .none) {
+        try addPorts(vm, platform.vga, "VGA", H.of(Vga, &vm.vga));
+        try addPorts(vm, platform.vga_dispi, "VBE", .{ .context = vm, .readFn = vbeRead, .writeFn = vbeWrite });
     }
+    inline for (.{ 0, 1 }) |channel| {
+        const ports = IdeLegacyPorts(channel);
+        const command = if (channel == 0) platform.ide_primary else platform.ide_secondary;
+        const control = if (channel == 0) platform.ide_primary_control else platform.ide_secondary_control;
+        try addPorts(vm, command, "IDE", .{ .context = vm, .readFn = ports.commandRead, .writeFn = ports.commandWrite });
+        try addPorts(vm, control, "IDE", .{ .context = vm, .readFn = ports.controlRead, .writeFn = ports.controlWrite });
+    }
+}
+
+fn addPorts(vm: *Vm, ports: platform.PortDevice, name: []const u8, handler: port_bus.Handler) CreateError!void {
+    var conflict: []const u8 = "";
+    vm.port_bus.register(.{ .base = ports.base, .len = ports.len, .name = name, .handler = handler }, &conflict) catch |err| {
+        ErrorMessage.set("ports 0x{X}-0x{X} of {s}: {s} ({s})", .{ ports.base, ports.base + ports.len - 1, name, @errorName(err), conflict });
+        return error.KvmFailed;
+    };
+}
+
+fn vmOf(context: *anyopaque) *Vm {
+    return @ptrCast(@alignCast(context));
+}
+
+fn pciConfigRead(context: *anyopaque, offset: u16, data: []u8) void {
+    const vm = vmOf(context);
+    if (offset == reset_control_offset and data.len == 1) vm.reset_control.read(0, data) else vm.pci_bus.read(offset, data);
+}
+
+fn pciConfigWrite(context: *anyopaque, offset: u16, data: []const u8) void {
+    const vm = vmOf(context);
+    if (offset == reset_control_offset and data.len == 1) vm.reset_control.write(0, data) else vm.pci_bus.write(offset, data);
+}
+
+fn vbeRead(context: *anyopaque, offset: u16, data: []u8) void {
+    vmOf(context).vga.readDispi(offset, data);
+}
+
+fn vbeWrite(context: *anyopaque, offset: u16, data: []const u8) void {
+    vmOf(context).vga.writeDispi(offset, data);
+}
+
+fn IdeLegacyPorts(comptime channel: u1) type {
+    return struct {
+        fn commandRead(context: *anyopaque, offset: u16, data: []u8) void {
+            const vm = vmOf(context);
+            if (ideDecodes(vm, channel)) vm.ide.commandRead(channel, offset, data) else @memset(data, 0xFF);
+        }
+        fn commandWrite(context: *anyopaque, offset: u16, data: []const u8) void {
+            const vm = vmOf(context);
+            if (ideDecodes(vm, channel)) vm.ide.commandWrite(channel, offset, data);
+        }
+        fn controlRead(context: *anyopaque, offset: u16, data: []u8) void {
+            const vm = vmOf(context);
+            if (ideDecodes(vm, channel)) vm.ide.controlRead(channel, offset, data) else @memset(data, 0xFF);
+        }
+        fn controlWrite(context: *anyopaque, offset: u16, data: []const u8) void {
+            const vm = vmOf(context);
+            if (ideDecodes(vm, channel)) vm.ide.controlWrite(channel, offset, data);
+        }
+    };
 }
 
 /// The legacy IDE ports answer only while the IDE function decodes I/O and the channel is enabled
