@@ -13,6 +13,14 @@ import {
   parseKeyInterval,
   parseKeySteps,
 } from "./key_schedule.ts";
+import {
+  AUTOMATION_STEP_OPTIONS,
+  type AutomationConfig,
+  type AutomationStepOption,
+  DEFAULT_EXPECT_TIMEOUT_S,
+  parseAutomation,
+} from "./automation.ts";
+import { parseMonitorSpec } from "./monitor.ts";
 
 /** Everything `vmctl run` needs to know, checked. */
 export interface RunConfig {
@@ -38,6 +46,8 @@ export interface RunConfig {
   cache: CacheMode;
   /** Boot devices in order (`--boot-order`), for the firmware. */
   bootOrder?: BootDevice[];
+  /** Offer the firmware's boot menu (`--boot-menu`). */
+  bootMenu: boolean;
   /** Show the guest's screen live in the terminal (`-g`). */
   graphics: boolean;
   /** A PNG of the screen written when the VM stops (`--screenshot`). */
@@ -52,6 +62,16 @@ export interface RunConfig {
   keySteps: KeyStep[];
   /** The pause between keystrokes of a step (`--key-interval`). */
   keyIntervalMs: number;
+  /** Console automation (`--expect`, `--send`, `--fail-on`, …), in command-line order. */
+  automation: AutomationConfig;
+  /** The control socket's path (`--monitor unix:PATH`). */
+  monitor?: string;
+  /** Print a JSON summary on stderr at exit (`--json`). */
+  json: boolean;
+  /** VMware's absolute pointer (`--vmmouse`, implied by `--mouse-abs`). */
+  vmmouse: boolean;
+  /** Where the guest exit port sits (`--exit-port`), if anywhere. */
+  exitPort?: number;
 }
 
 export type CacheMode = "writeback" | "writethrough" | "none";
@@ -106,6 +126,10 @@ const RUN_OPTIONS: OptionSpec[] = [
   },
   { names: ["--boot-order"], value: "LIST", help: "boot devices in order, e.g. cd,disk" },
   {
+    names: ["--boot-menu"],
+    help: "SeaBIOS offers its boot menu for 2.5 s (press it with e.g. -k 1000:esc)",
+  },
+  {
     names: ["-t", "--timeout"],
     value: "SECS",
     help: "stop the guest after SECS seconds (exit code 2)",
@@ -157,9 +181,108 @@ const RUN_OPTIONS: OptionSpec[] = [
       "e.g. --type '8000:root\\n'",
   },
   {
+    names: ["--mouse"],
+    value: "MS:DX,DY[,B[,W]]",
+    repeatable: true,
+    help: "move the PS/2 mouse at MS ms by DX right, DY down, holding buttons B from then on " +
+      "(1 left, 2 right, 4 middle), wheel W (+ toward you), e.g. --mouse 5000:50,0,1",
+  },
+  {
+    names: ["--mouse-abs"],
+    value: "MS:X,Y[,B[,W]]",
+    repeatable: true,
+    help: "put VMware's absolute pointer (vmmouse) on pixel X,Y of the guest's screen at MS ms, " +
+      "buttons B held, wheel W; waits until the guest's driver turns the pointer on",
+  },
+  {
+    names: ["--vmmouse"],
+    help: "give the guest VMware's absolute pointer (port 0x5658), as QEMU's vmport; implied by " +
+      "--mouse-abs. A guest that finds it (Linux's psmouse does) takes pointer input from it",
+  },
+  {
     names: ["--key-interval"],
     value: "MS",
     help: `pause between keystrokes (default ${DEFAULT_KEY_INTERVAL_MS} ms)`,
+  },
+  {
+    names: ["--expect"],
+    value: "PATTERN",
+    repeatable: true,
+    help: "wait until COM1 prints PATTERN (text, or re:REGEX), then go on to the next step; " +
+      "not seen within --expect-timeout: exit 3",
+  },
+  {
+    names: ["--expect-screen"],
+    value: "PATTERN",
+    repeatable: true,
+    help: "wait until the text screen shows PATTERN",
+  },
+  {
+    names: ["--send"],
+    value: "TEXT",
+    repeatable: true,
+    help: "send TEXT to COM1 (\\n, \\r, \\t, \\e, \\xHH), e.g. --send 'root\\n'",
+  },
+  {
+    names: ["--send-keys"],
+    value: "KEYS",
+    repeatable: true,
+    help: "press keys on the keyboard as a step, e.g. --send-keys ctrl+x or down,enter",
+  },
+  {
+    names: ["--send-text"],
+    value: "TEXT",
+    repeatable: true,
+    help: "type TEXT on the keyboard as a step (\\n Enter, \\t Tab)",
+  },
+  {
+    names: ["--send-mouse"],
+    value: "DX,DY[,B[,W]]",
+    repeatable: true,
+    help: "move the mouse as a step (as --mouse)",
+  },
+  {
+    names: ["--boot-command"],
+    value: "KEYS",
+    repeatable: true,
+    help: "type as Packer's boot_command does, as a step: text, <enter>, <esc>, <f12>, " +
+      "<leftCtrlOn>…<leftCtrlOff>, <wait5>, e.g. '<wait>e<down><end> quiet<leftCtrlOn>x<leftCtrlOff>'",
+  },
+  {
+    names: ["--expect-timeout"],
+    value: "SECS",
+    repeatable: true,
+    help: `time each later --expect step gets (default ${DEFAULT_EXPECT_TIMEOUT_S} s)`,
+  },
+  {
+    names: ["--fail-on"],
+    value: "PATTERN",
+    repeatable: true,
+    help: "stop at once with exit code 4 when COM1 prints PATTERN",
+  },
+  { names: ["--fail-on-panic"], help: `--fail-on 'Kernel panic - not syncing'` },
+  {
+    names: ["--success-on"],
+    value: "PATTERN",
+    repeatable: true,
+    help: "stop at once with exit code 0 when COM1 prints PATTERN",
+  },
+  {
+    names: ["--exit-port"],
+    value: "PORT",
+    help: "a QEMU isa-debug-exit port at PORT (0x501 as QEMU): the guest writing V there " +
+      "stops it, exit code (V << 1) | 1",
+  },
+  {
+    names: ["--monitor"],
+    value: "unix:PATH",
+    help: "a control socket (mode 0600) speaking JSON lines: status, screenshot, key, type, " +
+      "send, mouse, pointer, expect, pause, cont, quit; events for serial lines, resets, exit",
+  },
+  {
+    names: ["--json"],
+    help: "at exit, one JSON object on stderr's last line: exit_reason, exit_code, boots, " +
+      "run_seconds, serial_bytes, exits by kind, screenshots",
   },
   { names: ["--show-regs"], help: "print vCPU registers on stderr when the VM stops" },
   { names: ["-v", "--verbose"], help: "diagnostics on stderr (debug port 0x402, unclaimed I/O)" },
@@ -173,7 +296,9 @@ Usage:
   vmctl --help            show this help
   vmctl --version         show the version
 
-Exit codes: 0 guest powered off, 1 error, 2 timeout, 130/143 stopped by SIGINT/SIGTERM.
+Exit codes: 0 guest powered off (or --success-on), 1 error, 2 timeout, 3 an --expect step
+not met, 4 --fail-on matched, (V << 1) | 1 the guest wrote V to --exit-port, 130/143 stopped
+by SIGINT/SIGTERM.
 `;
 
 /** The text of `vmctl run --help`. */
@@ -223,6 +348,7 @@ function parseRun(args: string[]): Command {
   const values = new Map<string, string>();
   const repeated = new Map<string, string[]>();
   const keySteps: [KeyStepOption, string][] = [];
+  const automationSteps: [AutomationStepOption, string][] = [];
   const flags = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -254,6 +380,10 @@ function parseRun(args: string[]): Command {
       keySteps.push([key as KeyStepOption, value]);
       continue;
     }
+    if ((AUTOMATION_STEP_OPTIONS as readonly string[]).includes(key)) {
+      automationSteps.push([key as AutomationStepOption, value]);
+      continue;
+    }
     if (option.repeatable) {
       repeated.set(key, [...(repeated.get(key) ?? []), value]);
       continue;
@@ -277,6 +407,11 @@ function parseRun(args: string[]): Command {
       throw new UserError(`${option} needs a kernel: give one with --kernel FILE`);
     }
   }
+  if (flags.has("--boot-menu") && (bios === "none" || bios === "corevm")) {
+    throw new UserError(
+      `--boot-menu is SeaBIOS's boot menu, and -b ${bios} has none: drop it or use -b seabios`,
+    );
+  }
   if (flags.has("--ide-cdrom") && !values.has("--cdrom")) {
     throw new UserError("--ide-cdrom moves the CD-ROM to IDE: give an ISO with -i FILE");
   }
@@ -287,6 +422,22 @@ function parseRun(args: string[]): Command {
     throw new UserError(
       `${graphics ? "-g" : "--screenshot"} shows the guest's screen, but --vga none gives it ` +
         "none: drop --vga none",
+    );
+  }
+  const automation = parseAutomation(
+    automationSteps,
+    repeated.get("--fail-on") ?? [],
+    repeated.get("--success-on") ?? [],
+    flags.has("--fail-on-panic"),
+  );
+  if (vga === "none" && keySteps.some(([option]) => option === "--mouse-abs")) {
+    throw new UserError(
+      "--mouse-abs points at the guest's screen, but --vga none gives it none: drop --vga none",
+    );
+  }
+  if (vga === "none" && automation.steps.some((s) => s.kind === "expect" && s.on === "screen")) {
+    throw new UserError(
+      "--expect-screen reads the guest's screen, but --vga none gives it none: drop --vga none",
     );
   }
   return {
@@ -304,6 +455,7 @@ function parseRun(args: string[]): Command {
       ideCdrom: flags.has("--ide-cdrom"),
       cache: parseCache(values.get("--cache")),
       bootOrder: parseBootOrder(values.get("--boot-order")),
+      bootMenu: flags.has("--boot-menu"),
       showRegs: flags.has("--show-regs"),
       screenDump: flags.has("--screen"),
       verbose: flags.has("--verbose"),
@@ -315,8 +467,28 @@ function parseRun(args: string[]): Command {
       vramMib: parseVram(values.get("--vram")),
       keySteps: parseKeySteps(keySteps),
       keyIntervalMs: parseKeyInterval(values.get("--key-interval")),
+      automation,
+      json: flags.has("--json"),
+      vmmouse: flags.has("--vmmouse") || keySteps.some(([option]) => option === "--mouse-abs"),
+      monitor: values.has("--monitor") ? parseMonitorSpec(values.get("--monitor")!) : undefined,
+      exitPort: parseExitPort(values.get("--exit-port")),
     },
   };
+}
+
+function parseExitPort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = /^0x[0-9a-f]{1,4}$/i.test(text)
+    ? parseInt(text, 16)
+    : /^\d+$/.test(text)
+    ? Number(text)
+    : NaN;
+  if (!(port >= 0 && port <= 0xfffe)) {
+    throw new UserError(
+      `--exit-port ${text}: the port is a number from 0 to 0xFFFE, e.g. --exit-port 0x501`,
+    );
+  }
+  return port;
 }
 
 function parseRam(text: string | undefined): number {

@@ -77,8 +77,17 @@ export function bootPath(drive: DriveSpec): string {
 }
 
 /** The fw_cfg files that set SeaBIOS's behaviour, as QEMU's `-M pc` would by default. */
+/** How long SeaBIOS's "Press ESC for boot menu." waits for the key (SeaBIOS's own default). */
+export const BOOT_MENU_WAIT_MS = 2500;
+
 export function firmwarePolicyFiles(
-  options: { linuxLoader: boolean; bootOrder?: BootDevice[]; drives: DriveSpec[] },
+  options: {
+    linuxLoader: boolean;
+    bootOrder?: BootDevice[];
+    drives: DriveSpec[];
+    /** Offer SeaBIOS's boot menu (`--boot-menu`). */
+    bootMenu?: boolean;
+  },
 ): { name: string; bytes: Uint8Array }[] {
   const files = [
     // Mirror the text screen to COM1 (SeaBIOS "sercon"), so a headless run shows it on stdout.
@@ -86,6 +95,11 @@ export function firmwarePolicyFiles(
     // With nothing to boot, say so and wait (QEMU's default reboot-timeout of -1).
     { name: "etc/boot-fail-wait", bytes: u32(0xffffffff) },
   ];
+  if (options.bootMenu) {
+    // SeaBIOS prefers these files to the legacy boot-menu key vmctl leaves at 0.
+    files.push({ name: "etc/show-boot-menu", bytes: u16(1) });
+    files.push({ name: "etc/boot-menu-wait", bytes: u16(BOOT_MENU_WAIT_MS) });
+  }
   const order = [
     ...(options.linuxLoader ? [`/rom@${LINUX_LOADER_ROM}`] : []),
     ...(options.bootOrder ?? []).flatMap((device) =>

@@ -345,3 +345,95 @@ function byteCombo(byte: number): string | undefined {
   }
   return undefined;
 }
+
+/** Packer's special key names in `<…>` (lower case) to ours. */
+const PACKER_KEYS: Record<string, string> = {
+  bs: "backspace",
+  del: "delete",
+  enter: "enter",
+  return: "enter",
+  esc: "esc",
+  tab: "tab",
+  up: "up",
+  down: "down",
+  left: "left",
+  right: "right",
+  spacebar: "space",
+  insert: "insert",
+  home: "home",
+  end: "end",
+  pageup: "pgup",
+  pagedown: "pgdn",
+  menu: "menu",
+  leftalt: "alt",
+  rightalt: "rightalt",
+  leftctrl: "ctrl",
+  rightctrl: "rightctrl",
+  leftshift: "shift",
+  rightshift: "rightshift",
+  leftsuper: "super",
+  rightsuper: "rightsuper",
+  ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i + 1}`, `f${i + 1}`])),
+};
+
+/** One item of a Packer-style boot command: a keystroke, or a pause. */
+export type BootCommandItem = { kind: "stroke"; events: KeyEvent[] } | { kind: "wait"; ms: number };
+
+const WAIT_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A boot command as Packer writes one: text typed as it stands, special keys in angle brackets
+ * (`<enter>`, `<esc>`, `<f12>`, `<pageDown>`, `<spacebar>`, …, any case), modifiers held and let
+ * go (`<leftCtrlOn>c<leftCtrlOff>`), and pauses (`<wait>` a second, `<wait5>` five,
+ * `<wait1m30s>`, `<wait500ms>`). Brackets around anything else are typed as text.
+ */
+export function bootCommandItems(command: string): BootCommandItem[] {
+  const items: BootCommandItem[] = [];
+  const type = (text: string) => {
+    for (const events of textEvents(text)) items.push({ kind: "stroke", events });
+  };
+  let rest = command;
+  while (rest.length > 0) {
+    const open = rest.indexOf("<");
+    const close = open < 0 ? -1 : rest.indexOf(">", open);
+    if (open < 0 || close < 0) {
+      type(rest);
+      break;
+    }
+    type(rest.slice(0, open));
+    const inside = rest.slice(open + 1, close);
+    rest = rest.slice(close + 1);
+    const name = inside.toLowerCase();
+    const wait = /^wait((?:\d+(?:\.\d+)?(?:ms|s|m|h)?)*)$/.exec(name);
+    const held = /^(.*?)(on|off)$/.exec(name);
+    if (wait !== null) {
+      items.push({ kind: "wait", ms: waitMs(wait[1], inside) });
+    } else if (name in PACKER_KEYS) {
+      items.push({ kind: "stroke", events: comboEvents(PACKER_KEYS[name]) });
+    } else if (held !== null && held[1] in PACKER_KEYS) {
+      const [down] = comboEvents(PACKER_KEYS[held[1]]);
+      items.push({ kind: "stroke", events: [{ key: down.key, released: held[2] === "off" }] });
+    } else if (/^[a-z0-9]+$/.test(name)) {
+      throw new UserError(
+        `unknown special key <${inside}>: use <enter>, <esc>, <tab>, <bs>, <del>, <spacebar>, ` +
+          "<up>, <pageDown>, <f1>-<f12>, <leftCtrlOn>/<leftCtrlOff> and the like, or <wait5>",
+      );
+    } else {
+      type(`<${inside}>`);
+    }
+  }
+  return items;
+}
+
+function waitMs(spec: string, inside: string): number {
+  if (spec === "") return 1000;
+  if (/^\d+(\.\d+)?$/.test(spec)) return Number(spec) * 1000;
+  let ms = 0;
+  for (const [, amount, unit] of spec.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    ms += Number(amount) * WAIT_UNITS[unit];
+  }
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(spec) || ms > 86_400_000) {
+    throw new UserError(`bad pause <${inside}>: write <wait>, <wait5>, <wait500ms> or <wait1m30s>`);
+  }
+  return ms;
+}

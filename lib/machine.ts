@@ -8,12 +8,16 @@ import type { OpenImage } from "./storage.ts";
 import {
   EVENT_BYTES,
   EventKind,
+  EXIT_COUNT_KINDS,
   KVM_REGS_BYTES,
   KVM_SREGS_BYTES,
   type Native,
   nativeErrorMessage,
   Status,
 } from "./native.ts";
+
+/** A kind of KVM exit, as {@linkcode Machine.exitCounts} counts them. */
+export type ExitCountKind = typeof EXIT_COUNT_KINDS[number];
 
 /** A file the user named (or vmctl found), read. */
 export interface GuestFile {
@@ -54,6 +58,10 @@ export interface MachineSpec {
   vga: VgaKind;
   vramMib: number;
   boot: BootSpec;
+  /** The guest exit port's base (`--exit-port`), if the machine has one. */
+  exitPort?: number;
+  /** VMware's absolute pointer behind the backdoor port (`--vmmouse`, `--mouse-abs`). */
+  vmmouse?: boolean;
 }
 
 /** One rendered frame of the guest's screen: packed R, G, B bytes, rows top to bottom. */
@@ -83,6 +91,9 @@ export interface MachineEvent {
 /** How often the screen watch looks for changes: up to 30 redraws a second. */
 export const SCREEN_WATCH_MS = 33;
 
+/** Bytes of COM1 output taken from the console tap at a time. */
+const CONSOLE_CHUNK = 64 << 10;
+
 /** Bytes per cell of {@linkcode TextScreen}. */
 export const TEXT_CELL_BYTES = 12;
 
@@ -96,6 +107,8 @@ export class Machine {
   #frameBuffer = new Uint8Array(720 * 400 * 3);
   #listeners: { kind: EventKind; listener: (event: MachineEvent) => void }[] = [];
   #reader: Promise<void> | undefined;
+  #consoleListener: ((bytes: Uint8Array) => void) | undefined;
+  #consoleBuffer = new Uint8Array(CONSOLE_CHUNK);
   #readerError: unknown;
 
   private constructor(native: Native, handle: Deno.PointerObject, cpus: number) {
@@ -121,6 +134,8 @@ export class Machine {
     if (handle === null) throw new Error("vmctl_vm_create returned ok without a VM");
     const machine = new Machine(native, handle, spec.cpus);
     try {
+      if (spec.exitPort !== undefined) machine.#addExitPort(spec.exitPort);
+      if (spec.vmmouse) native.vmctl_vm_enable_vmmouse(handle);
       machine.#load(spec);
       machine.#attach(images);
     } catch (error) {
@@ -128,6 +143,20 @@ export class Machine {
       throw error;
     }
     return machine;
+  }
+
+  #addExitPort(base: number): void {
+    if (this.native.vmctl_vm_add_exit_port(this.handle, base) === Status.Ok) return;
+    throw new UserError(
+      `--exit-port 0x${base.toString(16)}: ${nativeErrorMessage(this.native)}; choose a free ` +
+        `port (QEMU's is 0x501)`,
+    );
+  }
+
+  /** What the guest wrote to the exit port, if it did. */
+  guestExitValue(): number | undefined {
+    const value = this.native.vmctl_vm_guest_exit_value(this.handle);
+    return value === 0xffff_ffff_ffff_ffffn ? undefined : Number(value);
   }
 
   #load(spec: MachineSpec): void {
@@ -224,6 +253,42 @@ export class Machine {
     return true;
   }
 
+  /** Moves the PS/2 mouse (`dy` down, `wheel` toward the user) and sets the buttons held (bit 0
+   * left, 1 right, 2 middle). */
+  moveMouse(dx: number, dy: number, wheel: number, buttons: number): void {
+    const status = this.native.vmctl_vm_mouse(this.handle, dx, dy, wheel, buttons);
+    if (status !== Status.Ok) throw new Error(nativeErrorMessage(this.native));
+  }
+
+  /** Puts VMware's absolute pointer (vmmouse) on pixel `x`, `y` of the screen as it is now
+   * (clamped to it), turns the wheel and sets the buttons held; false while the guest has not
+   * turned the pointer on or its queue is full (try again later). */
+  pointTo(x: number, y: number, wheel: number, buttons: number): boolean {
+    const size = this.screenSize() ?? { width: 1024, height: 768 };
+    const scale = (value: number, extent: number) =>
+      extent > 1 ? Math.round(Math.min(Math.max(value, 0), extent - 1) * 0xffff / (extent - 1)) : 0;
+    const status = this.native.vmctl_vm_mouse_absolute(
+      this.handle,
+      scale(x, size.width),
+      scale(y, size.height),
+      Math.max(-127, Math.min(127, wheel)),
+      buttons,
+    );
+    if (status === Status.PointerDisabled || status === Status.KeyQueueFull) return false;
+    if (status !== Status.Ok) throw new Error(nativeErrorMessage(this.native));
+    return true;
+  }
+
+  /** The screen's size in pixels now, without drawing it; undefined without a display. */
+  screenSize(): { width: number; height: number } | undefined {
+    const info = new Uint32Array(3);
+    const status = this.native.vmctl_vm_screen_render(this.handle, new Uint8Array(1), 1n, info);
+    if (status === Status.Ok || status === Status.BufferTooSmall) {
+      return { width: info[0], height: info[1] };
+    }
+    return undefined;
+  }
+
   kick(vcpu: number): void {
     this.native.vmctl_vcpu_kick(this.handle, vcpu);
   }
@@ -252,6 +317,31 @@ export class Machine {
   watchScreen(listener: () => void): void {
     this.onEvent(EventKind.ScreenChanged, listener);
     this.native.vmctl_vm_watch_screen(this.handle, SCREEN_WATCH_MS);
+  }
+
+  /** Calls `listener` with COM1's output, in order, from now until {@linkcode destroy}
+   * (which hands over the last bytes first). The output's own way to stdout is unchanged. */
+  watchConsole(listener: (bytes: Uint8Array) => void): void {
+    this.#consoleListener = listener;
+    this.onEvent(EventKind.ConsoleOutput, () => this.#drainConsole());
+    this.native.vmctl_vm_watch_console(this.handle, true);
+  }
+
+  #drainConsole(): void {
+    const listener = this.#consoleListener;
+    if (listener === undefined) return;
+    for (;;) {
+      const count = Number(
+        this.native.vmctl_vm_console_read(this.handle, this.#consoleBuffer, BigInt(CONSOLE_CHUNK)),
+      );
+      if (count === 0) return;
+      listener(this.#consoleBuffer.slice(0, count));
+    }
+  }
+
+  /** COM1 output bytes the console watch missed because vmctl fell behind the guest. */
+  consoleBytesLost(): bigint {
+    return this.native.vmctl_vm_console_lost(this.handle);
   }
 
   /** Awaits the native event channel and hands each event to its listeners. */
@@ -311,6 +401,20 @@ export class Machine {
     return { columns, rows, cells: cells.slice(0, columns * rows * TEXT_CELL_BYTES) };
   }
 
+  /** KVM exits so far, by kind. */
+  exitCounts(): Record<ExitCountKind, number> {
+    const counts = new BigUint64Array(EXIT_COUNT_KINDS.length);
+    this.native.vmctl_vm_exit_counts(this.handle, counts, BigInt(counts.length));
+    return Object.fromEntries(
+      EXIT_COUNT_KINDS.map((kind, index) => [kind, Number(counts[index])]),
+    ) as Record<ExitCountKind, number>;
+  }
+
+  /** Bytes the guest has written to COM1. */
+  serialBytes(): number {
+    return Number(this.native.vmctl_vm_serial_bytes(this.handle));
+  }
+
   /** Guest port/MMIO accesses no device claimed. */
   unclaimedAccesses(): bigint {
     return this.native.vmctl_vm_unclaimed_accesses(this.handle);
@@ -328,6 +432,7 @@ export class Machine {
   /** Ends the event channel, waits for its reader, then frees the VM; rethrows what a listener
    * threw. */
   async destroy(): Promise<void> {
+    this.#drainConsole();
     if (this.#reader !== undefined) {
       this.native.vmctl_vm_events_close(this.handle);
       await this.#reader;

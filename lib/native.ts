@@ -7,7 +7,7 @@
 import { UserError } from "./errors.ts";
 
 /** Must equal `abi_version` in native/root.zig. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 
 /** libvmctl's exported functions; each parameter comment is the C type. */
 export const SYMBOLS = {
@@ -67,6 +67,28 @@ export const SYMBOLS = {
   vmctl_vm_screen_text: { parameters: ["pointer", "buffer", "usize", "buffer"], result: "i32" },
   // (Vm *vm, uint32_t key) -> Status; key: a packed key event (lib/keys.ts packKey)
   vmctl_vm_key: { parameters: ["pointer", "u32"], result: "i32" },
+  // (Vm *vm, int32_t dx, int32_t dy, int32_t dz, uint32_t buttons) -> Status; dy down, dz wheel
+  // toward the user, buttons bit 0 left, 1 right, 2 middle
+  vmctl_vm_mouse: { parameters: ["pointer", "i32", "i32", "i32", "u32"], result: "i32" },
+  // (Vm *vm): VMware's absolute pointer behind the backdoor port, before the first run
+  vmctl_vm_enable_vmmouse: { parameters: ["pointer"], result: "void" },
+  // (Vm *vm, uint32_t x, uint32_t y, int32_t wheel, uint32_t buttons) -> Status; x and y
+  // 0-0xFFFF across the screen: VMware's absolute pointer (vmmouse)
+  vmctl_vm_mouse_absolute: { parameters: ["pointer", "u32", "u32", "i32", "u32"], result: "i32" },
+  // (Vm *vm, uint32_t base) -> Status: the guest exit port at base and base + 1
+  vmctl_vm_add_exit_port: { parameters: ["pointer", "u32"], result: "i32" },
+  // (Vm *vm) -> the value the guest wrote to the exit port, 2^64 - 1 if none
+  vmctl_vm_guest_exit_value: { parameters: ["pointer"], result: "u64" },
+  // (Vm *vm, u64 *out, size_t capacity) -> number of kinds (EXIT_COUNT_KINDS order)
+  vmctl_vm_exit_counts: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
+  // (Vm *vm) -> bytes the guest wrote to COM1
+  vmctl_vm_serial_bytes: { parameters: ["pointer"], result: "u64" },
+  // (Vm *vm, bool on): keep a copy of COM1's output, announced by ConsoleOutput events
+  vmctl_vm_watch_console: { parameters: ["pointer", "bool"], result: "void" },
+  // (Vm *vm, u8 *out, size_t len) -> bytes of COM1 output moved into out
+  vmctl_vm_console_read: { parameters: ["pointer", "buffer", "usize"], result: "usize" },
+  // (Vm *vm) -> COM1 output bytes the copy could not hold
+  vmctl_vm_console_lost: { parameters: ["pointer"], result: "u64" },
   // (Vm *vm, uint32_t interval_ms): post ScreenChanged when the screen may have changed, looking
   // that often (the first look always posts); 0 stops
   vmctl_vm_watch_screen: { parameters: ["pointer", "u32"], result: "void" },
@@ -125,6 +147,10 @@ export enum Status {
   BufferTooSmall = 26,
   /** The keyboard's queue of host keys is full; try again later. */
   KeyQueueFull = 27,
+  /** A port range asked for is outside the port space or taken; the message names the owner. */
+  PortInUse = 28,
+  /** The guest has not turned on the absolute pointer (vmmouse) yet; try again later. */
+  PointerDisabled = 29,
 }
 
 /** Why vmctl_vcpu_run returned (native/vm.zig `Exit`). */
@@ -133,12 +159,26 @@ export enum VcpuExit {
   PowerOff = 1,
   Reset = 2,
   Failed = 3,
+  /** The guest wrote its exit status to the exit port (vmctl_vm_guest_exit_value). */
+  GuestExit = 4,
 }
 
 /** What an event from the native side says (native/events.zig `Kind`). */
 export enum EventKind {
   ScreenChanged = 1,
+  ConsoleOutput = 2,
 }
+
+/** The kinds of KVM exit vmctl_vm_exit_counts counts, in its order (native/vm.zig `ExitCount`). */
+export const EXIT_COUNT_KINDS = [
+  "io",
+  "mmio",
+  "coalesced_mmio",
+  "interrupted",
+  "shutdown",
+  "system_event",
+  "failed",
+] as const;
 
 /** Bytes of one event: kind (u32), value (u32), data (u64), little endian. */
 export const EVENT_BYTES = 16;

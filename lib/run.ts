@@ -26,12 +26,24 @@ import { KeySchedule } from "./key_schedule.ts";
 import { TerminalKeyboard } from "./terminal_keyboard.ts";
 import { asciiArt } from "./terminal_screen.ts";
 import { Screen } from "./screen.ts";
+import { Automation, type AutomationOutcome } from "./automation.ts";
+import { Monitor, type MonitorHandler } from "./monitor.ts";
+import { comboEvents, textEvents } from "./keys.ts";
+import { parseMouseMove, parseMousePosition, sendStrokes } from "./key_schedule.ts";
 
 const STDOUT_FD = 1;
 const STDERR_FD = 2;
 
 /** Exit codes of `vmctl run`. */
-export const EXIT = { poweredOff: 0, error: 1, timeout: 2, sigint: 130, sigterm: 143 } as const;
+export const EXIT = {
+  poweredOff: 0,
+  error: 1,
+  timeout: 2,
+  expectationNotMet: 3,
+  failOn: 4,
+  sigint: 130,
+  sigterm: 143,
+} as const;
 
 /** Boots the configured guest and returns vmctl's exit code. */
 export async function run(config: RunConfig): Promise<number> {
@@ -44,35 +56,51 @@ export async function run(config: RunConfig): Promise<number> {
     vga: config.vga,
     vramMib: config.vramMib,
     boot: bootSpec(config, drives),
+    exitPort: config.exitPort,
+    vmmouse: config.vmmouse,
   };
   checkHostMemory(config.ramMib);
   if (config.screenshot !== undefined) checkScreenshotPath(config.screenshot);
   if (config.graphics) requireTerminal();
   const native = loadNative();
-  const serialFd = openSerialOutput(native, config);
+  const monitor = config.monitor === undefined ? undefined : await Monitor.open(config.monitor);
+  let serialFd = -1;
   // Opened (and locked) once for the whole run: a guest reset keeps its disks.
   let images;
   try {
+    serialFd = openSerialOutput(native, config);
     images = openImages(native, drives, config.cache);
   } catch (error) {
     closeSerialOutput(native, serialFd);
+    await monitor?.close();
     throw error;
   }
 
   const started = performance.now();
   const stop = new StopSwitch();
-  const console = new Console(() => stop.stop({ kind: "quit" }));
+  const console = new Console(() => stop.stop({ kind: "quit", via: "console" }));
   const screen = new Screen();
   const display = config.graphics ? new TerminalDisplay() : undefined;
   const keyboard = config.graphics ? new TerminalKeyboard() : undefined;
   const keys = new KeySchedule(config.keySteps, config.keyIntervalMs);
+  const automation = new Automation(
+    config.automation,
+    config.keyIntervalMs,
+    (outcome) => stop.stop({ kind: "automation", outcome }),
+  );
   let shots = 0;
+  const screenshots: string[] = [];
+  let serialBytes = 0;
+  const exits: Record<string, number> = {};
   const onSigint = () => stop.stop({ kind: "signal", signal: "SIGINT" });
   const onSigterm = () => stop.stop({ kind: "signal", signal: "SIGTERM" });
   const onSigusr1 = () => {
     if (config.screenshot === undefined) return;
     const path = screenshotPath(config.screenshot, ++shots);
-    screen.saveShot(path).catch((error) => say(`cannot write ${path}: ${error.message}`));
+    screen.saveShot(path).then(
+      () => screenshots.push(path),
+      (error) => say(`cannot write ${path}: ${error.message}`),
+    );
   };
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
@@ -83,11 +111,30 @@ export async function run(config: RunConfig): Promise<number> {
   );
 
   let boots = 0;
+  let current: Machine | undefined;
+  if (monitor !== undefined) {
+    monitor.handler = monitorHandler({
+      stop,
+      screen,
+      intervalMs: config.keyIntervalMs,
+      machine: () => current,
+      status: () => ({
+        state: stop.paused ? "paused" : current === undefined ? "rebooting" : "running",
+        boots,
+        run_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        serial_bytes: serialBytes + (current?.serialBytes() ?? 0),
+      }),
+      screenshots,
+    });
+  }
   let exit: MachineExit;
+  let ended = false;
   try {
     while (true) {
       const machine = Machine.create(native, spec, images);
       boots++;
+      current = machine;
+      if (boots > 1) monitor?.event({ event: "reset", boots });
       machine.setOutput(serialFd, config.verbose ? STDERR_FD : -1);
       stop.machine = machine;
       // With -g the terminal's keys go to the guest's keyboard, else its bytes go to COM1.
@@ -95,14 +142,25 @@ export async function run(config: RunConfig): Promise<number> {
       console.target = keyboard ?? machine;
       screen.machine = machine;
       keys.target = machine;
+      automation.target = machine;
+      if (automation.watchesSerial || monitor !== undefined) {
+        machine.watchConsole((bytes) => {
+          automation.serial(bytes);
+          monitor?.serial(bytes);
+        });
+      }
+      if (automation.watchesScreen) machine.watchScreen(() => automation.screenChanged());
       if (boots === 1) {
         console.start();
         display?.start(screen);
         keys.start();
+        automation.start();
       }
       if (display !== undefined) machine.watchScreen(() => display.changed());
       exit = await runUntilExit(machine, stop);
+      current = undefined;
       keys.target = undefined;
+      automation.target = undefined;
       if (keyboard !== undefined) keyboard.target = undefined;
       console.target = undefined;
       stop.machine = undefined;
@@ -111,8 +169,10 @@ export async function run(config: RunConfig): Promise<number> {
         // The last frame, whichever way the run ended: a timed-out boot leaves its picture.
         display?.stop();
         if (config.screenshot !== undefined) {
-          await screen.saveShot(config.screenshot).catch((error) =>
-            say(`cannot write ${config.screenshot}: ${error.message}`)
+          const path = config.screenshot;
+          await screen.saveShot(path).then(
+            () => screenshots.push(path),
+            (error) => say(`cannot write ${path}: ${error.message}`),
           );
         }
         if (config.screenDump) writeAllSync(Deno.stdout, encode(screenDump(machine)));
@@ -122,6 +182,10 @@ export async function run(config: RunConfig): Promise<number> {
       if (config.verbose) {
         say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
       }
+      serialBytes += machine.serialBytes();
+      for (const [kind, count] of Object.entries(machine.exitCounts())) {
+        exits[kind] = (exits[kind] ?? 0) + count;
+      }
       await machine.destroy();
       if (restarting) {
         if (config.verbose) say("guest reset: booting again");
@@ -129,8 +193,12 @@ export async function run(config: RunConfig): Promise<number> {
       }
       break;
     }
+    ended = true;
   } finally {
+    // On an error the socket closes here; on an ordinary end, after its exit event.
+    if (!ended) await monitor?.close();
     await keys.stop();
+    await automation.stop();
     display?.stop();
     closeImages(native, images);
     closeSerialOutput(native, serialFd);
@@ -140,8 +208,24 @@ export async function run(config: RunConfig): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSigterm);
     Deno.removeSignalListener("SIGUSR1", onSigusr1);
   }
-  const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  return report(exit, seconds, boots);
+  const seconds = (performance.now() - started) / 1000;
+  const outcome = outcomeOf(exit, seconds.toFixed(2), boots);
+  say(outcome.message);
+  if (monitor !== undefined) {
+    monitor.event({ event: "exit", reason: outcome.reason, code: outcome.code });
+    await monitor.close();
+  }
+  if (config.json) {
+    printSummary({
+      outcome,
+      seconds: Number(seconds.toFixed(3)),
+      boots,
+      serialBytes,
+      exits,
+      screenshots,
+    });
+  }
+  return outcome.code;
 }
 
 const ERRNO_WORDS: Record<number, string> = {
@@ -151,6 +235,65 @@ const ERRNO_WORDS: Record<number, string> = {
   21: "it is a folder",
   30: "read-only file system",
 };
+
+/** How long the control socket's `pointer` waits for the guest to take the position. */
+const POINTER_WAIT_MS = 10_000;
+
+interface MonitorContext {
+  stop: StopSwitch;
+  screen: Screen;
+  intervalMs: number;
+  machine: () => Machine | undefined;
+  status: () => Record<string, unknown>;
+  screenshots: string[];
+}
+
+/** What the control socket's commands do, on whichever machine runs at the moment. */
+function monitorHandler(context: MonitorContext): MonitorHandler {
+  const { stop, screen } = context;
+  const stopped = () => stop.request !== undefined;
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const strokes = (list: ReturnType<typeof textEvents>) =>
+    sendStrokes(list, {
+      intervalMs: context.intervalMs,
+      push: (packed) => context.machine()?.pushKey(packed) ?? false,
+      sleep,
+      stopped,
+    });
+  return {
+    status: context.status,
+    async screenshot(path) {
+      checkScreenshotPath(path);
+      await screen.saveShot(path);
+      context.screenshots.push(path);
+    },
+    key: (keys) => strokes(keys.split(",").map(comboEvents)),
+    type: (text) => strokes(textEvents(text)),
+    async send(text) {
+      let rest = encode(text);
+      while (rest.length > 0 && !stopped()) {
+        rest = rest.subarray(context.machine()?.send(rest) ?? 0);
+        if (rest.length > 0) await sleep(5);
+      }
+    },
+    mouse(dx, dy, buttons, wheel) {
+      const move = parseMouseMove(`${dx},${dy},${buttons},${wheel}`);
+      context.machine()?.moveMouse(move.dx, move.dy, move.wheel, move.buttons);
+    },
+    async pointer(x, y, buttons, wheel) {
+      const at = parseMousePosition(`${x},${y},${buttons},${wheel}`);
+      const deadline = performance.now() + POINTER_WAIT_MS;
+      while (!stopped() && performance.now() < deadline) {
+        if (context.machine()?.pointTo(at.dx, at.dy, at.wheel, at.buttons)) return true;
+        await sleep(10);
+      }
+      return false;
+    },
+    pause: () => stop.pause(),
+    cont: () => stop.resume(),
+    quit: () => stop.stop({ kind: "quit", via: "monitor" }),
+  };
+}
 
 /** Where guest serial output goes: stdout, `--serial FILE`, or nowhere under `-g`. */
 function openSerialOutput(native: Native, config: RunConfig): number {
@@ -199,6 +342,7 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
       linuxLoader: linux !== undefined,
       bootOrder: config.bootOrder,
       drives,
+      bootMenu: config.bootMenu,
     });
     return { kind: "firmware", bios, files, linux };
   }
@@ -217,6 +361,7 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
     linuxLoader: linux !== undefined,
     bootOrder: config.bootOrder,
     drives,
+    bootMenu: config.bootMenu,
   });
   if (linux) {
     const loader = requireFile("linuxboot_dma.bin", "QEMU's Linux loader ROM", "qemu-system-data");
@@ -225,31 +370,130 @@ function bootSpec(config: RunConfig, drives: DriveSpec[]): BootSpec {
   return { kind: "firmware", bios, vgaRom, files, linux };
 }
 
-function report(exit: MachineExit, seconds: string, boots: number): number {
+/** How a run ended, for the user's line and `--json`. */
+interface Outcome {
+  code: number;
+  /** One word for scripts: power_off, reboot, error, guest_exit, timeout, signal, quit,
+   * expectation_not_met, fail_on, success_on. */
+  reason: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+function outcomeOf(exit: MachineExit, seconds: string, boots: number): Outcome {
   const after = `after ${seconds} s${boots > 1 ? ` and ${boots} boots` : ""}`;
   switch (exit.kind) {
     case "power_off":
-      say(`guest powered off ${after}`);
-      return EXIT.poweredOff;
+      return { code: EXIT.poweredOff, reason: "power_off", message: `guest powered off ${after}` };
     case "reset":
-      say(`guest rebooted ${after}; not restarting it (--no-reboot)`);
-      return EXIT.poweredOff;
+      return {
+        code: EXIT.poweredOff,
+        reason: "reboot",
+        message: `guest rebooted ${after}; not restarting it (--no-reboot)`,
+      };
     case "failed":
-      say(`the guest stopped with an error ${after}: ${exit.message}`);
-      return EXIT.error;
+      return {
+        code: EXIT.error,
+        reason: "error",
+        message: `the guest stopped with an error ${after}: ${exit.message}`,
+      };
+    case "guest_exit": {
+      const code = ((exit.value << 1) | 1) & 0xff;
+      return {
+        code,
+        reason: "guest_exit",
+        message: `the guest wrote ${exit.value} to the exit port ${after}: exit code ${code}`,
+        details: { guest_exit_value: exit.value },
+      };
+    }
     case "stopped":
       switch (exit.request.kind) {
         case "timeout":
-          say(`timeout: stopped the guest ${after} (-t ${exit.request.seconds})`);
-          return EXIT.timeout;
+          return {
+            code: EXIT.timeout,
+            reason: "timeout",
+            message: `timeout: stopped the guest ${after} (-t ${exit.request.seconds})`,
+          };
         case "signal":
-          say(`stopped by ${exit.request.signal} ${after}`);
-          return exit.request.signal === "SIGINT" ? EXIT.sigint : EXIT.sigterm;
+          return {
+            code: exit.request.signal === "SIGINT" ? EXIT.sigint : EXIT.sigterm,
+            reason: "signal",
+            message: `stopped by ${exit.request.signal} ${after}`,
+            details: { signal: exit.request.signal },
+          };
         case "quit":
-          say(`quit from the console (Ctrl-A x) ${after}`);
-          return EXIT.poweredOff;
+          return {
+            code: EXIT.poweredOff,
+            reason: "quit",
+            message: exit.request.via === "console"
+              ? `quit from the console (Ctrl-A x) ${after}`
+              : `quit through the control socket ${after}`,
+          };
+        case "automation":
+          return automationOutcome(exit.request.outcome, after);
       }
   }
+}
+
+function automationOutcome(outcome: AutomationOutcome, after: string): Outcome {
+  switch (outcome.kind) {
+    case "success_on":
+      return {
+        code: EXIT.poweredOff,
+        reason: "success_on",
+        message: `--success-on ${
+          JSON.stringify(outcome.pattern)
+        } matched ${after}: ${outcome.line}`,
+        details: { pattern: outcome.pattern, line: outcome.line },
+      };
+    case "fail_on":
+      return {
+        code: EXIT.failOn,
+        reason: "fail_on",
+        message: `--fail-on ${JSON.stringify(outcome.pattern)} matched ${after}: ${outcome.line}`,
+        details: { pattern: outcome.pattern, line: outcome.line },
+      };
+    case "expect_failed": {
+      const seconds = outcome.timeoutMs / 1000;
+      const where = outcome.label.startsWith("--expect-screen") ? "screen" : "console";
+      const lines = outcome.lastLines.length === 0
+        ? ` (the ${where} showed nothing)`
+        : `; the ${where}'s last lines:\n${outcome.lastLines.map((l) => `  | ${l}`).join("\n")}`;
+      return {
+        code: EXIT.expectationNotMet,
+        reason: "expectation_not_met",
+        message: `expectation not met: step ${outcome.step}, ${outcome.label}, not seen within ` +
+          `${seconds} s (${after})${lines}`,
+        details: { step: outcome.step, expect: outcome.label, last_lines: outcome.lastLines },
+      };
+    }
+  }
+}
+
+/** What `--json` prints, one object on one line of stderr. */
+interface Summary {
+  outcome: Outcome;
+  seconds: number;
+  boots: number;
+  serialBytes: number;
+  exits: Record<string, number>;
+  screenshots: string[];
+}
+
+function printSummary(summary: Summary): void {
+  const { outcome } = summary;
+  const object = {
+    exit_reason: outcome.reason,
+    exit_code: outcome.code,
+    message: outcome.message,
+    ...outcome.details,
+    boots: summary.boots,
+    run_seconds: summary.seconds,
+    serial_bytes: summary.serialBytes,
+    exits: summary.exits,
+    screenshots: summary.screenshots,
+  };
+  Deno.stderr.writeSync(encode(`${JSON.stringify(object)}\n`));
 }
 
 const encoder = new TextEncoder();

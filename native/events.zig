@@ -12,6 +12,8 @@ const std = @import("std");
 pub const Kind = enum(u32) {
     /// The screen may have changed since the last such event (the screen watch, `watchScreen`).
     screen_changed = 1,
+    /// COM1 wrote bytes the console tap holds (`vmctl_vm_console_read` takes them).
+    console_output = 2,
 };
 
 /// One event as TypeScript reads it: 16 bytes, little endian.

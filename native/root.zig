@@ -10,7 +10,7 @@ const events = @import("events.zig");
 const ps2 = @import("devices/i8042.zig");
 
 /// Bumped whenever a signature below changes, so a stale library is refused at load time.
-pub const abi_version: u32 = 6;
+pub const abi_version: u32 = 7;
 
 pub const Status = enum(c_int) {
     ok = 0,
@@ -42,6 +42,10 @@ pub const Status = enum(c_int) {
     buffer_too_small = 26,
     /// The keyboard's queue of host keys is full: try again once the guest has read some.
     key_queue_full = 27,
+    /// A port range the caller asked for is outside the port space or taken (message names it).
+    port_in_use = 28,
+    /// The guest has not turned on the absolute pointer (vmmouse): try again later.
+    pointer_disabled = 29,
 };
 
 export fn vmctl_abi_version() u32 {
@@ -290,6 +294,90 @@ export fn vmctl_vm_key(vm: *Vm, key: u32) Status {
     };
 }
 
+/// Moves the PS/2 mouse by `dx` (right), `dy` (down, as on a screen) and `dz` (wheel: toward
+/// the user, scrolling down) counts and sets the buttons held (bit 0 left, 1 right, 2 middle).
+/// Motion the guest has not read yet adds up; nothing is refused but absurd values.
+export fn vmctl_vm_mouse(vm: *Vm, dx: i32, dy: i32, dz: i32, buttons: u32) Status {
+    const limit = ps2.I8042.max_motion;
+    if (buttons > 7 or @abs(dx) > limit or @abs(dy) > limit or @abs(dz) > limit) {
+        vm_mod.ErrorMessage.set("mouse motion out of range: {d},{d},{d} buttons {d}", .{ dx, dy, dz, buttons });
+        return .invalid_argument;
+    }
+    vm.keyboard_controller.pushMouse(dx, -dy, dz, @intCast(buttons));
+    return .ok;
+}
+
+/// Gives the machine VMware's absolute pointer behind the backdoor port; call before the first
+/// vmctl_vcpu_run. A guest that finds it (Linux's psmouse does) uses it instead of PS/2 motion.
+export fn vmctl_vm_enable_vmmouse(vm: *Vm) void {
+    vm.vmmouse_enabled = true;
+}
+
+/// Puts VMware's absolute pointer at `x`, `y` (0-0xFFFF across the screen), turns the wheel by
+/// `wheel` (toward the user) and sets the buttons held (bit 0 left, 1 right, 2 middle); the PS/2
+/// mouse then sends an empty packet, which is how a vmmouse driver learns to look.
+export fn vmctl_vm_mouse_absolute(vm: *Vm, x: u32, y: u32, wheel: i32, buttons: u32) Status {
+    if (x > 0xFFFF or y > 0xFFFF or buttons > 7 or wheel < -127 or wheel > 127) {
+        vm_mod.ErrorMessage.set("pointer position out of range: {d},{d} wheel {d} buttons {d}", .{ x, y, wheel, buttons });
+        return .invalid_argument;
+    }
+    return switch (vm.vmmouse.pushAbsolute(@intCast(x), @intCast(y), @intCast(wheel), @intCast(buttons))) {
+        .accepted => {
+            vm.keyboard_controller.pokeMouse();
+            return .ok;
+        },
+        .full => .key_queue_full,
+        .disabled => .pointer_disabled,
+    };
+}
+
+/// Puts the guest exit port (QEMU's isa-debug-exit) at ports `base` and `base + 1`; call before
+/// the first vmctl_vcpu_run.
+export fn vmctl_vm_add_exit_port(vm: *Vm, base: u32) Status {
+    if (base > std.math.maxInt(u16)) {
+        vm_mod.ErrorMessage.set("port 0x{X} is beyond the last port, 0xFFFF", .{base});
+        return .port_in_use;
+    }
+    vm_mod.addExitPort(vm, @intCast(base)) catch return .port_in_use;
+    return .ok;
+}
+
+/// The value the guest wrote to the exit port after vmctl_vcpu_run returned `guest_exit`
+/// (vmctl exits with (value << 1) | 1); 0xFFFF_FFFF_FFFF_FFFF if it never wrote one.
+export fn vmctl_vm_guest_exit_value(vm: *Vm) u64 {
+    return vm.exit_port.value() orelse std.math.maxInt(u64);
+}
+
+/// Copies the VM's KVM exit counts by kind (vm.ExitCount order) into `out`, up to `capacity`
+/// of them; returns how many kinds there are.
+export fn vmctl_vm_exit_counts(vm: *Vm, out: [*]u64, capacity: usize) usize {
+    const counts = vm_mod.exitCounts(vm);
+    const n = @min(capacity, counts.len);
+    @memcpy(out[0..n], counts[0..n]);
+    return counts.len;
+}
+
+/// Bytes the guest has written to COM1.
+export fn vmctl_vm_serial_bytes(vm: *Vm) u64 {
+    return vm.serial_bytes.load(.monotonic);
+}
+
+/// Starts (or stops) keeping a copy of COM1's output for vmctl_vm_console_read, announced by
+/// `console_output` events.
+export fn vmctl_vm_watch_console(vm: *Vm, on: bool) void {
+    vm.console_tap.watching.store(on, .release);
+}
+
+/// Moves up to `len` bytes of COM1 output the console tap holds into `out`; returns how many.
+export fn vmctl_vm_console_read(vm: *Vm, out: [*]u8, len: usize) usize {
+    return vm.console_tap.take(out[0..len]);
+}
+
+/// Bytes of COM1 output the console tap could not hold (its reader fell behind).
+export fn vmctl_vm_console_lost(vm: *Vm) u64 {
+    return vm.console_tap.lostBytes();
+}
+
 /// Has the timer thread look at the screen every `interval_ms` (three times less often once it
 /// has been still for 15 looks) and post `screen_changed` when it may have changed (first look
 /// included); 0 stops the watch.
@@ -345,6 +433,7 @@ test {
     _ = @import("kvm.zig");
     _ = @import("events.zig");
     _ = @import("port_bus.zig");
+    _ = @import("console_tap.zig");
     _ = @import("devices/device.zig");
     _ = @import("devices/uart16550.zig");
     _ = @import("devices/cmos.zig");
@@ -353,6 +442,8 @@ test {
     _ = @import("devices/reset_control.zig");
     _ = @import("devices/post_code.zig");
     _ = @import("devices/debug_console.zig");
+    _ = @import("devices/exit_port.zig");
+    _ = @import("devices/vmmouse.zig");
     _ = @import("devices/pci.zig");
     _ = @import("devices/i440fx.zig");
     _ = @import("devices/piix.zig");

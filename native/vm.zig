@@ -15,6 +15,9 @@ const AcpiPm = @import("devices/acpi_pm.zig").AcpiPm;
 const ResetControl = @import("devices/reset_control.zig").ResetControl;
 const PostCode = @import("devices/post_code.zig").PostCode;
 const DebugConsole = @import("devices/debug_console.zig").DebugConsole;
+const exit_port_mod = @import("devices/exit_port.zig");
+const vmmouse = @import("devices/vmmouse.zig");
+const ExitPort = exit_port_mod.ExitPort;
 const pci = @import("devices/pci.zig");
 const i440fx = @import("devices/i440fx.zig");
 const FwCfg = @import("devices/fw_cfg.zig").FwCfg;
@@ -35,6 +38,7 @@ const acpi = @import("boot/acpi.zig");
 const long_mode = @import("boot/long_mode.zig");
 const events = @import("events.zig");
 const port_bus = @import("port_bus.zig");
+const ConsoleTap = @import("console_tap.zig").ConsoleTap;
 
 pub const max_vcpus: u32 = 64;
 pub const min_ram_bytes: u64 = 16 << 20;
@@ -48,6 +52,8 @@ pub const Exit = enum(i32) {
     reset = 2,
     /// KVM could not continue the guest (entry failure, internal error, guest crash event).
     failed = 3,
+    /// The guest wrote its exit status to the exit port (`exit_port.value`).
+    guest_exit = 4,
 };
 
 /// The last thing that went wrong, as one sentence for the user. Written by any thread.
@@ -113,8 +119,24 @@ comptime {
         platform.reset_control.base < platform.pci_config.base + platform.pci_config.len);
 }
 
+/// KVM exits by kind, for `--json`; lib/native.ts `EXIT_COUNT_KINDS` names them in this order.
+pub const ExitCount = enum(u32) {
+    io,
+    mmio,
+    /// Guest MMIO writes KVM queued in the coalesced ring instead of exiting for each.
+    coalesced_mmio,
+    /// KVM_RUN returned for a signal (a kick) or an external interrupt.
+    interrupted,
+    shutdown,
+    system_event,
+    failed,
+};
+pub const exit_count_kinds: u32 = @typeInfo(ExitCount).@"enum".fields.len;
+
 pub const Vcpu = struct {
     index: u32,
+    /// Written by this vCPU's thread only; read by any (monotonic loads).
+    exit_counts: [exit_count_kinds]u64 = [_]u64{0} ** exit_count_kinds,
     fd: i32,
     run: *volatile kvm.Run,
     run_mapping: []align(page_size) u8,
@@ -141,6 +163,12 @@ pub const Vm = struct {
     reset_control: ResetControl,
     post_code: PostCode,
     debug_console: DebugConsole,
+    /// Answers only where `addExitPort` registered it (`--exit-port`).
+    exit_port: ExitPort,
+    /// VMware's absolute pointer behind the backdoor port (answered in `handlePortIo` once
+    /// `vmmouse_enabled`; without it the port is unclaimed, and Linux's psmouse keeps to PS/2).
+    vmmouse: vmmouse.VmMouse = .{},
+    vmmouse_enabled: bool = false,
     fw_cfg: FwCfg,
     vga: Vga,
     ide: Ide,
@@ -186,6 +214,10 @@ pub const Vm = struct {
     screen_watch: ScreenWatch = .{},
     /// What native code tells TypeScript (events.zig).
     events: events.Channel = .{},
+    /// The BIOS keyboard buffer's head and tail as last seen, and since when (firmwareKeysFull).
+    firmware_keys_seen: struct { state: u32 = 0, since_ns: u64 = 0 } = .{},
+    /// A copy of COM1's output for TypeScript while it watches the console.
+    console_tap: ConsoleTap = .{},
 
     serial_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
     debug_output_fd: std.atomic.Value(i32) = std.atomic.Value(i32).init(-1),
@@ -194,6 +226,9 @@ pub const Vm = struct {
     /// `flushCoalescedMmio` replays them, in order, before anything else looks at the VGA.
     coalesced_ring: ?*[page_size]u8 = null,
     coalesced_mutex: std.Thread.Mutex = .{},
+    coalesced_writes: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
+    /// Bytes COM1 has transmitted.
+    serial_bytes: std.atomic.Value(u64) = std.atomic.Value(u64).init(0),
     /// Set when KVM refused the legacy window's slot; `create` fails on it, later guests go slow.
     window_register_failed: bool = false,
     /// Guest accesses that no device claimed: counted, answered with all-ones, never trusted.
@@ -277,6 +312,7 @@ pub fn create(kvm_path: [*:0]const u8, ram_bytes: u64, cpu_count: u32, vga_kind:
         .reset_control = undefined,
         .post_code = undefined,
         .debug_console = undefined,
+        .exit_port = undefined,
         .fw_cfg = undefined,
         .vga = undefined,
         .ide = undefined,
@@ -350,6 +386,7 @@ pub fn flushCoalescedMmio(vm: *Vm) void {
         if (first == last or first >= kvm.coalesced_mmio_max or last >= kvm.coalesced_mmio_max) break;
         const entry = entries[first];
         mmioWrite(vm, entry.phys_addr, entry.data[0..@min(entry.len, entry.data.len)]);
+        _ = vm.coalesced_writes.fetchAdd(1, .monotonic);
         first = (first + 1) % kvm.coalesced_mmio_max;
         @atomicStore(u32, &ring.first, first, .release);
     }
@@ -363,6 +400,7 @@ fn runTimers(vm: *Vm) void {
     const min_sleep_ns: u64 = 50 * std.time.ns_per_us;
     while (vm.timer_running.load(.acquire)) {
         vm.cmos.poll();
+        vm.keyboard_controller.poll();
         if (vm.vga_kind == .vmware) vm.svga.poll();
         const now = hostMonotonicNs();
         const watch_next = watchScreen(vm, now);
@@ -508,10 +546,12 @@ fn initDevices(vm: *Vm) void {
     vm.uart = Uart16550.init(irqLine(vm, platform.com1.irq.?), serial_sink);
     vm.cmos = Cmos.init(irqLine(vm, platform.cmos.irq.?), vm.memory.low_size, vm.memory.high_size, hostUnixSeconds, hostMonotonicNs);
     vm.keyboard_controller = I8042.init(irqLine(vm, platform.keyboard_controller.irq.?), irqLine(vm, platform.mouse_irq), &vm.requests);
+    vm.keyboard_controller.firmware_keys = .{ .context = vm, .fullFn = firmwareKeysFull };
     vm.acpi_pm = AcpiPm.init(irqLine(vm, platform.sci_irq), &vm.requests, hostMonotonicNs);
     vm.reset_control = ResetControl.init(&vm.requests);
     vm.post_code = PostCode.init();
     vm.debug_console = DebugConsole.init(debug_sink);
+    vm.exit_port = ExitPort.init(&vm.requests);
     vm.fw_cfg = FwCfg.init(vm.memory.dma());
     vm.vga = Vga.init(@intCast(vm.vram.len));
     vm.svga = Svga.init(vm.vram, vm.svga_fifo, .{ .context = vm, .setLevelFn = setSvgaIntx });
@@ -665,9 +705,54 @@ fn hostMonotonicNs() u64 {
     return @as(u64, @intCast(now.sec)) * std.time.ns_per_s + @as(u64, @intCast(now.nsec));
 }
 
+/// The BIOS keyboard buffer in the BIOS data area (SeaBIOS's and corevm's): head and tail
+/// offsets at 0x41A and 0x41C, the buffer's bounds at 0x480 and 0x482, two bytes a key.
+const bios_key_buffer = struct {
+    const data_area: u64 = 0x400;
+    const head: usize = 0x1A;
+    const tail: usize = 0x1C;
+    const start: usize = 0x80;
+    const end: usize = 0x82;
+    const standard_start: u16 = 0x1E;
+    const standard_end: u16 = 0x3E;
+    /// Keys it may hold before host keys wait: half of its fifteen.
+    const keys_before_waiting: u16 = 8;
+    /// Unchanged this long, nobody reads it (an operating system runs): stop waiting for it.
+    const abandoned_ns: u64 = 2 * std.time.ns_per_s;
+};
+
+/// Whether the BIOS's own keyboard buffer holds many keys (see I8042.FirmwareKeys). Looks only
+/// at a buffer that has the standard bounds; called with the i8042's lock held, which also
+/// guards `firmware_keys_seen`.
+fn firmwareKeysFull(context: *anyopaque) bool {
+    const vm: *Vm = @ptrCast(@alignCast(context));
+    const b = bios_key_buffer;
+    const area = vm.memory.slice(b.data_area, 0x100) orelse return false;
+    const read = struct {
+        fn at(bytes: []const u8, offset: usize) u16 {
+            return std.mem.readInt(u16, bytes[offset..][0..2], .little);
+        }
+    }.at;
+    const head = read(area, b.head);
+    const tail = read(area, b.tail);
+    if (read(area, b.start) != b.standard_start or read(area, b.end) != b.standard_end) return false;
+    for ([_]u16{ head, tail }) |offset| {
+        if (offset < b.standard_start or offset >= b.standard_end or offset % 2 != 0) return false;
+    }
+    const now = hostMonotonicNs();
+    const state = @as(u32, head) | @as(u32, tail) << 16;
+    if (state != vm.firmware_keys_seen.state) vm.firmware_keys_seen = .{ .state = state, .since_ns = now };
+    if (now -| vm.firmware_keys_seen.since_ns > b.abandoned_ns) return false;
+    const size = b.standard_end - b.standard_start;
+    const held = ((tail + size - head) % size) / 2;
+    return held >= b.keys_before_waiting;
+}
+
 fn writeSerialOutput(context: ?*anyopaque, bytes: []const u8) void {
     const vm: *Vm = @ptrCast(@alignCast(context.?));
     writeAll(vm.serial_output_fd.load(.acquire), bytes);
+    _ = vm.serial_bytes.fetchAdd(bytes.len, .monotonic);
+    if (vm.console_tap.append(bytes)) _ = vm.events.postUnlessQueued(.{ .kind = .console_output });
 }
 
 fn writeDebugOutput(context: ?*anyopaque, bytes: []const u8) void {
@@ -1097,6 +1182,7 @@ pub fn runVcpu(vm: *Vm, vcpu: *Vcpu) Exit {
             .none => {},
             .power_off => return .power_off,
             .reset => return .reset,
+            .guest_exit => return .guest_exit,
         }
         if (vcpu.kick_requested.swap(false, .acq_rel)) {
             vcpu.run.immediate_exit = 0;
@@ -1106,7 +1192,10 @@ pub fn runVcpu(vm: *Vm, vcpu: *Vcpu) Exit {
         flushCoalescedMmio(vm);
         switch (linux.E.init(rc)) {
             .SUCCESS => {},
-            .INTR, .AGAIN => continue,
+            .INTR, .AGAIN => {
+                countExit(vcpu, .interrupted);
+                continue;
+            },
             else => |errno| {
                 ErrorMessage.set("KVM_RUN failed: {s}", .{@tagName(errno)});
                 return .failed;
@@ -1116,8 +1205,35 @@ pub fn runVcpu(vm: *Vm, vcpu: *Vcpu) Exit {
     }
 }
 
+fn countExit(vcpu: *Vcpu, kind: ExitCount) void {
+    const slot = &vcpu.exit_counts[@intFromEnum(kind)];
+    @atomicStore(u64, slot, @atomicLoad(u64, slot, .monotonic) +% 1, .monotonic);
+}
+
+fn exitCountOf(reason: u32) ExitCount {
+    return switch (reason) {
+        kvm.exit_reason.io => .io,
+        kvm.exit_reason.mmio => .mmio,
+        kvm.exit_reason.intr => .interrupted,
+        kvm.exit_reason.shutdown => .shutdown,
+        kvm.exit_reason.system_event => .system_event,
+        else => .failed,
+    };
+}
+
+/// The exits of every vCPU so far, by kind.
+pub fn exitCounts(vm: *const Vm) [exit_count_kinds]u64 {
+    var total = [_]u64{0} ** exit_count_kinds;
+    for (vm.vcpus[0..vm.vcpu_count]) |*vcpu| {
+        for (&total, &vcpu.exit_counts) |*sum, *count| sum.* +%= @atomicLoad(u64, count, .monotonic);
+    }
+    total[@intFromEnum(ExitCount.coalesced_mmio)] = vm.coalesced_writes.load(.monotonic);
+    return total;
+}
+
 fn handleExit(vm: *Vm, vcpu: *Vcpu) ?Exit {
     const run = vcpu.run;
+    countExit(vcpu, exitCountOf(run.exit_reason));
     switch (run.exit_reason) {
         kvm.exit_reason.io => handlePortIo(vm, vcpu),
         kvm.exit_reason.mmio => handleMmio(vm, run),
@@ -1157,6 +1273,7 @@ fn handlePortIo(vm: *Vm, vcpu: *Vcpu) void {
     if (io.data_offset > vcpu.run_mapping.len or total > vcpu.run_mapping.len - io.data_offset) return;
     const data_start: usize = @intCast(io.data_offset);
     const bytes = vcpu.run_mapping[data_start..][0..total];
+    if (io.port == vmmouse.port and vm.vmmouse_enabled) return vmwareBackdoor(vm, vcpu, io.direction == kvm.io_direction_out, bytes);
     var i: usize = 0;
     while (i < total) : (i += size) {
         const data = bytes[i..][0..size];
@@ -1200,6 +1317,30 @@ fn registerPorts(vm: *Vm) CreateError!void {
         try addPorts(vm, command, "IDE", .{ .context = vm, .readFn = ports.commandRead, .writeFn = ports.commandWrite });
         try addPorts(vm, control, "IDE", .{ .context = vm, .readFn = ports.controlRead, .writeFn = ports.controlWrite });
     }
+}
+
+pub const AddPortError = error{ PortOutOfRange, PortInUse };
+
+/// Puts the guest exit port at `base` (`--exit-port`), before any vCPU runs; on `PortInUse`
+/// the error message names the device there.
+pub fn addExitPort(vm: *Vm, base: u16) AddPortError!void {
+    std.debug.assert(vm.vcpus[0].thread.load(.acquire) == 0);
+    if (@as(u32, base) + exit_port_mod.port_count > 0x1_0000) {
+        ErrorMessage.set("port 0x{X}: the exit port needs {d} ports below 0x10000", .{ base, exit_port_mod.port_count });
+        return error.PortOutOfRange;
+    }
+    var conflict: []const u8 = "";
+    const range = port_bus.Range{ .base = base, .len = exit_port_mod.port_count, .name = "exit port", .handler = port_bus.Handler.of(ExitPort, &vm.exit_port) };
+    vm.port_bus.register(range, &conflict) catch |err| switch (err) {
+        error.Overlap => {
+            ErrorMessage.set("ports 0x{X}-0x{X} belong to {s}", .{ base, base + exit_port_mod.port_count - 1, conflict });
+            return error.PortInUse;
+        },
+        error.Full => {
+            ErrorMessage.set("no room for another port range", .{});
+            return error.PortInUse;
+        },
+    };
 }
 
 fn addPorts(vm: *Vm, ports: platform.PortDevice, name: []const u8, handler: port_bus.Handler) CreateError!void {
@@ -1251,6 +1392,33 @@ fn IdeLegacyPorts(comptime channel: u1) type {
             if (ideDecodes(vm, channel)) vm.ide.controlWrite(channel, offset, data);
         }
     };
+}
+
+/// The VMware backdoor: a dword read with the magic in EAX is a call answered in EAX, EBX, ECX
+/// and EDX, so it needs the vCPU's registers, not just the port's data. Anything else (writes,
+/// other widths, string I/O) reads as all-ones and does nothing. KVM writes the data into EAX as
+/// it completes the read; the other registers are set here.
+fn vmwareBackdoor(vm: *Vm, vcpu: *Vcpu, is_write: bool, data: []u8) void {
+    if (is_write) return;
+    @memset(data, 0xFF);
+    if (data.len != 4) return;
+    var regs: kvm.Regs = undefined;
+    _ = kvm.call(vcpu.fd, kvm.ioctl.get_regs, @intFromPtr(&regs)) catch return;
+    var call = vmmouse.Registers{
+        .eax = @truncate(regs.rax),
+        .ebx = @truncate(regs.rbx),
+        .ecx = @truncate(regs.rcx),
+        .edx = @truncate(regs.rdx),
+    };
+    const before = call;
+    vm.vmmouse.call(&call);
+    std.mem.writeInt(u32, data[0..4], call.eax, .little);
+    if (call.ebx == before.ebx and call.ecx == before.ecx and call.edx == before.edx) return;
+    // 32-bit results, zero-extended as a 32-bit register write would leave them.
+    regs.rbx = call.ebx;
+    regs.rcx = call.ecx;
+    regs.rdx = call.edx;
+    _ = kvm.call(vcpu.fd, kvm.ioctl.set_regs, @intFromPtr(&regs)) catch {};
 }
 
 /// The legacy IDE ports answer only while the IDE function decodes I/O and the channel is enabled

@@ -212,3 +212,90 @@ export function vmctlOnTerminal(
     env: { TERM: "xterm-256color" },
   }).spawn();
 }
+
+/** A control-socket client: commands with ids, replies matched to them, events in order. */
+export class MonitorClient {
+  readonly events: Record<string, unknown>[] = [];
+  readonly #conn: Deno.UnixConn;
+  readonly #replies = new Map<number, (reply: Record<string, unknown>) => void>();
+  readonly #eventWaiters: (() => void)[] = [];
+  #nextId = 1;
+  readonly reading: Promise<void>;
+
+  constructor(conn: Deno.UnixConn) {
+    this.#conn = conn;
+    this.reading = this.#read();
+  }
+
+  static async connect(path: string, deadlineMs: number): Promise<MonitorClient> {
+    const deadline = performance.now() + deadlineMs;
+    for (;;) {
+      try {
+        return new MonitorClient(await Deno.connect({ transport: "unix", path }));
+      } catch (error) {
+        if (performance.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  async command(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = this.#nextId++;
+    const reply = new Promise<Record<string, unknown>>((resolve) => this.#replies.set(id, resolve));
+    await this.raw(`${JSON.stringify({ id, ...request })}\n`);
+    return reply;
+  }
+
+  async raw(line: string): Promise<void> {
+    const bytes = new TextEncoder().encode(line);
+    let rest = bytes;
+    while (rest.length > 0) rest = rest.subarray(await this.#conn.write(rest));
+  }
+
+  /** Waits for an event satisfying `match`, among those already seen or still to come. */
+  async event(match: (event: Record<string, unknown>) => boolean, ms: number) {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (performance.now() > deadline) {
+        assert.fail(`no such event in ${JSON.stringify(this.events.slice(-20))}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.#eventWaiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(65536);
+    let pending = "";
+    for (;;) {
+      const count = await this.#conn.read(buffer).catch(() => null);
+      if (count === null) return;
+      pending += decoder.decode(buffer.subarray(0, count), { stream: true });
+      let newline;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        const message = JSON.parse(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+        if ("event" in message) {
+          this.events.push(message);
+          for (const wake of this.#eventWaiters.splice(0)) wake();
+        } else {
+          this.#replies.get(message.id)?.(message);
+          this.#replies.delete(message.id);
+        }
+      }
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // closed by vmctl already
+    }
+  }
+}

@@ -160,14 +160,16 @@ async function grubPartmaps(grubPc: string): Promise<string[]> {
   return list.split("\n").map((line) => line.trim()).filter((name) => /^part_\w+$/.test(name));
 }
 
-function grubConfig(mode: string): string {
+function grubConfig(mode: string, menu: boolean): string {
   return [
     "serial --unit=0 --speed=115200",
     "terminal_input serial console",
     "terminal_output serial console",
-    "set timeout=0",
+    // With the menu, GRUB waits a minute for keys before it boots the entry as it is.
+    `set timeout=${menu ? 60 : 0}`,
     'menuentry "vmctl test" {',
-    `  linux /boot/vmlinuz ${testCmdline(mode)}`,
+    // The menu's entry carries a value for the exit port, for a test that edits in its mode.
+    `  linux /boot/vmlinuz ${testCmdline(mode)}${menu ? " vmctl_exit_value=42" : ""}`,
     "  initrd /boot/initrd.img",
     "}",
     "",
@@ -177,10 +179,11 @@ function grubConfig(mode: string): string {
 /**
  * A BIOS (i386-pc) GRUB rescue CD made by the host's `grub-mkrescue` (Debian's grub-common and
  * xorriso) from Debian's grub-pc-bin modules, with Debian's kernel and the test initramfs and a
- * grub.cfg on the serial console that boots `vmctl_test=MODE` at once. grub-mkrescue also writes
- * its hybrid MBR (boot_hybrid.img), so the same file boots as a disk. Returns its cached path.
+ * grub.cfg on the serial console that boots `vmctl_test=MODE` at once, or with `menu` after
+ * showing its menu for a minute (its entry's command line then also has vmctl_exit_value=42). grub-mkrescue also writes its hybrid MBR (boot_hybrid.img), so
+ * the same file boots as a disk. Returns its cached path.
  */
-export async function grubRescueIso(mode: string): Promise<string> {
+export async function grubRescueIso(mode: string, menu = false): Promise<string> {
   // `-d` names the one platform to build for: without it grub-mkrescue adds every platform
   // installed on the host (EFI ones included, which need mtools and more).
   const grubPc = join(await fetchDebianPackage("grub-pc-bin"), "usr", "lib", "grub", "i386-pc");
@@ -189,7 +192,7 @@ export async function grubRescueIso(mode: string): Promise<string> {
   }
   const kernel = (await debianKernel()).vmlinuz;
   const initrd = await testInitramfs();
-  const config = grubConfig(mode);
+  const config = grubConfig(mode, menu);
   const modules = [...GRUB_MODULES, ...await grubPartmaps(grubPc)].join(" ");
   const key = await sha256Hex([
     `grub-iso ${BOOT_MEDIA_FORMAT}`,
@@ -199,7 +202,8 @@ export async function grubRescueIso(mode: string): Promise<string> {
     config,
     modules,
   ]);
-  return await cachedImage(`grub-rescue-${mode}`, key, "iso", async (scratch) => {
+  const name = `grub-${menu ? "menu" : "rescue"}-${mode}`;
+  return await cachedImage(name, key, "iso", async (scratch) => {
     const mkrescue = await ensureCommand("grub-mkrescue", "grub-common");
     await ensureCommand("xorriso", "xorriso");
     const tree = await Deno.makeTempDir({ prefix: "vmctl-grub-iso-" });

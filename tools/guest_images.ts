@@ -29,7 +29,13 @@ export const TEST_READY_MARKER = "VMCTL-TEST-READY";
  * (forever), `shell` (an interactive sh on the console, then power off), `keys` (opens the first
  * virtual terminal, prints VMCTL-KEYS-READY, then echoes each line typed on its keyboard as
  * `typed: [LINE]` until the line `quit`, then powers off), `platform` (PCI
- * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off), `disk`
+ * devices, ACPI kernel messages and interrupt counts, each line prefixed, then power off),
+ * `mouse` (loads psmouse from the input initramfs, names the mouse, puts /dev/input/mice in
+ * ImPS/2 mode, prints VMCTL-MOUSE-READY and then, for every packet, the sums of its motion so
+ * far as `mouse-sum: dx=X dy=Y dz=Z buttons=B`, PS/2's directions; powers off once all three
+ * buttons are held), `login` (a serial login prompt for root, password vmctl, then an interactive shell with the
+ * prompt `root@vmctl:~# `), `panic` (prints VMCTL-PANIC-NEXT and crashes the kernel through
+ * sysrq), `exitport` (writes the byte `vmctl_exit_value=N` to the exit port 0x501), `disk`
  * (loads the storage drivers of the storage initramfs, waits for `vmctl_disks=N` disks and CDs,
  * names the bound ahci/ata_piix PCI functions, writes `VMCTL-PATTERN\n` over 64 KiB at 1 MiB
  * into every /dev/sd?, syncs, reads the volume descriptor of every CD (`cdrom: `), prints the
@@ -106,6 +112,51 @@ case "$mode" in
     t2=$(cut -d' ' -f1 /proc/uptime)
     echo "ddbench: mib=$mib start=$t0 written=$t1 read=$t2"
     poweroff -f ;;
+  mouse)
+    insmod /lib/modules/psmouse.ko
+    i=0
+    while [ ! -e /sys/class/input/mouse0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "mouse: $(cat /sys/class/input/mouse0/device/name 2>/dev/null)"
+    exec 3<>/dev/input/mice
+    printf '\\363\\310\\363\\144\\363\\120' >&3
+    echo "mouse-ack:$(dd bs=1 count=1 <&3 2>/dev/null | od -An -t u1)"
+    echo VMCTL-MOUSE-READY
+    sx=0; sy=0; sz=0
+    while :; do
+      set -- $(dd bs=1 count=4 <&3 2>/dev/null | od -An -t u1)
+      dx=$2; dy=$3; dz=$4
+      [ $(($1 & 16)) -ne 0 ] && dx=$((dx - 256))
+      [ $(($1 & 32)) -ne 0 ] && dy=$((dy - 256))
+      [ $dz -gt 127 ] && dz=$((dz - 256))
+      sx=$((sx + dx)); sy=$((sy + dy)); sz=$((sz + dz))
+      echo "mouse-sum: dx=$sx dy=$sy dz=$sz buttons=$(($1 & 7))"
+      [ $(($1 & 7)) -eq 7 ] && poweroff -f
+    done ;;
+  login)
+    while :; do
+      printf 'vmctl login: '
+      read -r user
+      printf 'Password: '
+      stty -echo
+      read -r password
+      stty echo
+      echo
+      [ "$user" = root ] && [ "$password" = vmctl ] && break
+      echo 'Login incorrect'
+    done
+    PS1='root@vmctl:~# ' sh -i
+    poweroff -f ;;
+  panic)
+    echo VMCTL-PANIC-NEXT
+    echo c > /proc/sysrq-trigger ;;
+  exitport)
+    value=0
+    for word in $(cat /proc/cmdline); do
+      case "$word" in vmctl_exit_value=*) value="\${word#vmctl_exit_value=}" ;; esac
+    done
+    echo "exitport: writing $value to 0x501"
+    printf "\\\\$(printf %o "$value")" | dd of=/dev/port bs=1 seek=1281 count=1 2>/dev/null
+    echo "exitport: still running" ;;
   platform)
     for d in /sys/bus/pci/devices/*; do
       echo "pci \${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class)"
@@ -332,6 +383,22 @@ const STORAGE_MODULES = [
   "drivers/cdrom/cdrom",
   "drivers/scsi/sr_mod",
 ];
+
+/** The test initramfs plus Debian's PS/2 mouse driver (for the `mouse` mode). Cached. */
+export async function testInputInitramfs(): Promise<string> {
+  const kernel = await debianKernel();
+  const module = "drivers/input/mouse/psmouse";
+  const data = await Deno.readFile(join(kernel.modulesDir, "kernel", `${module}.ko`));
+  return busyboxInitramfs({
+    name: "test-input-initramfs",
+    init: TEST_INIT,
+    extra: [
+      { kind: "dir", path: "lib/modules" },
+      { kind: "file", path: "lib/modules/psmouse.ko", data, mode: 0o644 },
+    ],
+    extraKey: [kernel.modulesDir, module],
+  });
+}
 
 /** The test initramfs plus Debian's storage drivers (for the `disk` mode). Cached. */
 export async function testStorageInitramfs(): Promise<string> {

@@ -10,6 +10,13 @@
  * 2. Typing without loss: `--type` of {@link BULK_LINES} lines of {@link BULK_LINE_CHARS}
  *    printable characters with `--key-interval 0` (as fast as the guest reads its keyboard),
  *    each checked byte for byte; characters per second from the first line's echo to the last.
+ * 3. The control socket's latency: `{"cmd":"type"}` of one character and Enter (`--key-interval
+ *    0`), timed from the command to the guest's echo arriving as a `serial` event,
+ *    {@link LATENCY_KEYS} keys.
+ *    The same through QEMU's monitor (`sendkey`, QEMU/KVM `-M pc` in the same box), for the ratio.
+ * 4. The 64-character line of every printable class (the keyboard test's), typed by
+ *    `--send-text` after `--expect` at the default `--key-interval`, {@link REPEAT_RUNS} boots in
+ *    a row, each checked byte for byte.
  *
  * Runs on the host's /dev/kvm when usable, otherwise in the nested-KVM box, where the absolute
  * times are inflated.
@@ -21,13 +28,16 @@ import { join } from "node:path";
 import { runInBoxOrDirect } from "./box.ts";
 import { debianKernel, ensureCommand } from "./debian.ts";
 import { testCmdline, testInitramfs } from "./guest_images.ts";
-import { vmctlOnTerminal } from "../tests/vmctl.ts";
+import { MonitorClient, vmctlOnTerminal } from "../tests/vmctl.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const READY = "VMCTL-KEYS-READY";
 const LATENCY_KEYS = 40;
 const BULK_LINES = 20;
 const BULK_LINE_CHARS = 100;
+const REPEAT_RUNS = 20;
+const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+const TEXT64 = `The Quick Brown Fox Ju${PUNCTUATION}0123456789`;
 /** When the bulk text starts, from the VM's start: the guest reads its terminal by then. */
 const BULK_AT_MS = 20_000;
 
@@ -144,6 +154,116 @@ async function bulk(folder: string): Promise<{ ok: boolean; charsPerSecond: numb
   return { ok, charsPerSecond: ((BULK_LINES - 1) * (BULK_LINE_CHARS + 1)) / spanS };
 }
 
+async function socketLatency(folder: string): Promise<number[]> {
+  const socket = join(folder, "vm.sock");
+  const argv = [Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run"];
+  // No pause between the character and Enter, as QEMU's sendkey below holds each key 1 ms.
+  argv.push(...await guestArgs(["--monitor", `unix:${socket}`, "--key-interval", "0"]));
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "null" })
+    .spawn();
+  const client = await MonitorClient.connect(socket, 60_000);
+  const samples: number[] = [];
+  try {
+    await client.event((event) => event.line === READY, 120_000);
+    for (let index = 0; index < LATENCY_KEYS; index++) {
+      const char = "abcdefghijklmnopqrstuvwxyz"[index % 26];
+      const seen = client.events.length;
+      const sent = performance.now();
+      await client.command({ cmd: "type", text: `${char}\n` });
+      await client.event(
+        (event) => client.events.indexOf(event) >= seen && event.line === `typed: [${char}]`,
+        30_000,
+      );
+      samples.push(performance.now() - sent);
+    }
+    await client.command({ cmd: "quit" });
+  } finally {
+    client.close();
+    await child.status;
+  }
+  return samples;
+}
+
+/** QEMU's answer to part 3: HMP `sendkey` over its monitor socket to the guest's echo on COM1. */
+async function qemuLatency(folder: string): Promise<number[]> {
+  const fifo = join(folder, "qemu-serial.fifo");
+  const monitor = join(folder, "qemu-monitor.sock");
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const kernel = (await debianKernel()).vmlinuz;
+  const initrd = await testInitramfs();
+  const child = new Deno.Command("qemu-system-x86_64", {
+    args: [
+      ...["-M", "pc", "-enable-kvm", "-cpu", "host", "-m", "128", "-nodefaults", "-vga", "std"],
+      ...["-display", "none", "-serial", `file:${fifo}`, "-no-reboot"],
+      ...["-monitor", `unix:${monitor},server=on,wait=off`],
+      ...["-kernel", kernel, "-initrd", initrd, "-append", testCmdline("keys")],
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const reader = new LineReader(fifo);
+  const samples: number[] = [];
+  let conn: Deno.UnixConn | undefined;
+  try {
+    if (await reader.waitFor(READY, 0, 120_000) === undefined) throw new Error("guest not ready");
+    conn = await Deno.connect({ transport: "unix", path: monitor });
+    const drain = (async () => {
+      const buffer = new Uint8Array(4096);
+      while ((await conn!.read(buffer).catch(() => null)) !== null) {
+        // The monitor's echo and prompts: not needed.
+      }
+    })();
+    const say = (line: string) => conn!.write(new TextEncoder().encode(`${line}\n`));
+    for (let index = 0; index < LATENCY_KEYS; index++) {
+      const char = "abcdefghijklmnopqrstuvwxyz"[index % 26];
+      const from = reader.lines.length;
+      const sent = performance.now();
+      await say(`sendkey ${char} 1`);
+      await say("sendkey ret 1");
+      const found = await reader.waitFor(`typed: [${char}]`, from, 30_000);
+      if (found === undefined) throw new Error(`QEMU: key ${index} ('${char}') never arrived`);
+      samples.push(reader.lines[found].atMs - sent);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await say("quit");
+    await drain;
+  } finally {
+    conn?.close();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone after quit.
+    }
+    await child.status;
+    await reader.done;
+  }
+  return samples;
+}
+
+async function repeatedType(): Promise<number> {
+  let exact = 0;
+  for (let run = 0; run < REPEAT_RUNS; run++) {
+    const argv = [Deno.execPath(), "run", "-A", `${REPO}main.ts`, "run"];
+    argv.push(
+      ...await guestArgs([
+        ...["--expect", READY, "--send-text", `${TEXT64.replaceAll("\\", "\\\\")}\\nquit\\n`],
+      ]),
+    );
+    const { code, stdout } = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stderr: "null",
+    })
+      .output();
+    const lines = new TextDecoder().decode(stdout).split("\n").map((line) =>
+      line.replace(/\r$/, "")
+    );
+    const typed = lines.filter((line) => line.startsWith("typed: ["));
+    if (code === 0 && typed.length === 2 && typed[0] === `typed: [${TEXT64}]`) exact++;
+    else console.log(`run ${run + 1}: exit ${code}, typed ${JSON.stringify(typed)}`);
+  }
+  return exact;
+}
+
 async function inside(): Promise<void> {
   const folder = await Deno.makeTempDir({ prefix: "vmctl-keys-bench-" });
   try {
@@ -161,6 +281,26 @@ async function inside(): Promise<void> {
           : "LOST OR CHANGED"),
     );
     if (!ok) Deno.exitCode = 1;
+    const socket = (await socketLatency(folder)).sort((a, b) => a - b);
+    console.log(
+      `keystroke latency, control socket's type command to the guest's echo as an event, ` +
+        `${socket.length} keys: median ${socket[Math.floor(socket.length / 2)].toFixed(1)} ms, ` +
+        `max ${socket.at(-1)!.toFixed(1)} ms`,
+    );
+    const qemu = (await qemuLatency(folder)).sort((a, b) => a - b);
+    const qemuMedian = qemu[Math.floor(qemu.length / 2)];
+    const socketMedian = socket[Math.floor(socket.length / 2)];
+    console.log(
+      `QEMU/KVM -M pc, monitor sendkey to the guest's echo on COM1, ${qemu.length} keys: ` +
+        `median ${qemuMedian.toFixed(1)} ms, max ${qemu.at(-1)!.toFixed(1)} ms; ` +
+        `QEMU / vmctl: ${(qemuMedian / socketMedian).toFixed(2)}`,
+    );
+    const exact = await repeatedType();
+    console.log(
+      `the 64-character line at the default --key-interval, ${REPEAT_RUNS} boots in a row: ` +
+        `${exact} byte-exact`,
+    );
+    if (exact !== REPEAT_RUNS) Deno.exitCode = 1;
   } finally {
     await Deno.remove(folder, { recursive: true });
   }
@@ -171,6 +311,7 @@ if (import.meta.main) {
     await inside();
   } else {
     await ensureCommand("script", "util-linux");
+    await ensureCommand("qemu-system-x86_64", "qemu-system-x86");
     // Fill the guest and Deno caches on the host, so the box (which shares them) only runs.
     await debianKernel();
     await testInitramfs();

@@ -25,8 +25,9 @@ pub const IrqLine = struct {
 
 /// Machine-wide requests a device can make. The vCPU loop polls them after each exit it handles.
 pub const MachineRequests = struct {
-    /// Ordered by precedence: a power-off request is never downgraded to a reset.
-    pub const Request = enum(u32) { none = 0, reset = 1, power_off = 2 };
+    /// Ordered by precedence: a power-off request is never downgraded to a reset, and a guest's
+    /// exit status (exit_port.zig) outranks both.
+    pub const Request = enum(u32) { none = 0, reset = 1, power_off = 2, guest_exit = 3 };
 
     pending: std.atomic.Value(u32) = std.atomic.Value(u32).init(0),
 

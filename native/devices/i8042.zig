@@ -4,7 +4,11 @@
 //! head is what port 0x60 shows. Keys the host presses (`pushKey`) wait in their own bounded
 //! queue and go out one key at a time, each only once the guest has read every byte before it,
 //! encoded in the scancode set the guest uses at that moment (set 2, or set 1: selected, or set 2
-//! through the controller's translation). The mouse never moves yet; it only answers commands.
+//! through the controller's translation). Mouse motion the host gives (`pushMouse`) adds up
+//! until the mouse may report (streaming, enabled, aux port on) and the output buffer is empty,
+//! then goes out as packets of at most 255 counts an axis, three bytes, or four with the wheel
+//! once the guest has knocked for the IntelliMouse (sample rates 200, 100, 80; ID 3). Keys and
+//! packets take turns, so neither starves the other.
 const std = @import("std");
 const assert = std.debug.assert;
 const device = @import("device.zig");
@@ -54,6 +58,13 @@ pub const I8042 = struct {
     keys: [key_capacity]Key = undefined,
     keys_head: u8 = 0,
     keys_count: u8 = 0,
+    /// Host mouse motion and buttons not yet sent; kept across the mouse's resets.
+    host_mouse: MouseMotion = .{},
+    /// Whether the mouse goes first the next time both a key and motion wait.
+    mouse_turn: bool = false,
+    /// Says when the guest's firmware still holds many of the keys already sent in its own
+    /// buffer (see `FirmwareKeys`); host keys then wait, so none overflow it.
+    firmware_keys: ?FirmwareKeys = null,
 
     /// Reply bytes lost to a full output ring (saturating).
     dropped_bytes: u32 = 0,
@@ -115,6 +126,24 @@ pub const I8042 = struct {
         return .{ .keyboard_irq = keyboard_irq, .mouse_irq = mouse_irq, .requests = requests };
     }
 
+    /// A BIOS takes each key from the controller at once into a small buffer (16 keys in the
+    /// BIOS data area) that a boot loader empties through INT 16h at its own pace; typing faster
+    /// than a slow loader reads overflows it and the BIOS drops keys. `full` looks at that
+    /// buffer; while it says so, host keys wait in the controller's queue.
+    pub const FirmwareKeys = struct {
+        context: *anyopaque,
+        fullFn: *const fn (context: *anyopaque) bool,
+    };
+
+    /// Sends what waits once the firmware's buffer has room again: INT 16h reads touch no port
+    /// of ours, so the device timer asks.
+    pub fn poll(self: *I8042) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        if (self.keys_count == 0) return;
+        self.feed();
+    }
+
     pub fn read(self: *I8042, offset: u16, data: []u8) void {
         self.mutex.lock();
         defer self.mutex.unlock();
@@ -124,7 +153,7 @@ pub const I8042 = struct {
             return;
         }
         data[0] = if (offset == data_offset) self.readData() else self.status();
-        self.feedKey();
+        self.feed();
     }
 
     pub fn write(self: *I8042, offset: u16, data: []const u8) void {
@@ -136,7 +165,7 @@ pub const I8042 = struct {
         }
         self.last_write_was_command = offset == command_offset;
         if (offset == data_offset) self.writeData(data[0]) else self.controllerCommand(data[0]);
-        self.feedKey();
+        self.feed();
         self.updateIrqs();
     }
 
@@ -152,8 +181,70 @@ pub const I8042 = struct {
         if (self.keys_count == key_capacity) return .full;
         self.keys[(@as(u16, self.keys_head) + self.keys_count) % key_capacity] = key;
         self.keys_count += 1;
-        self.feedKey();
+        self.feed();
         return .accepted;
+    }
+
+    /// Adds host mouse motion (`dy` up, PS/2's direction; `dz` toward the user) and sets the
+    /// buttons held (bit 0 left, 1 right, 2 middle). Motion adds up to `max_motion` counts an
+    /// axis while the guest is not reading; never refused.
+    pub fn pushMouse(self: *I8042, dx: i32, dy: i32, dz: i32, buttons: u3) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        self.host_mouse.dx = addMotion(self.host_mouse.dx, dx);
+        self.host_mouse.dy = addMotion(self.host_mouse.dy, dy);
+        self.host_mouse.dz = addMotion(self.host_mouse.dz, dz);
+        self.host_mouse.buttons = buttons;
+        self.feed();
+    }
+
+    /// Has the mouse send a packet even without motion, as soon as it may: a vmmouse driver
+    /// reads the absolute pointer when the PS/2 mouse interrupts.
+    pub fn pokeMouse(self: *I8042) void {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        self.host_mouse.poke = true;
+        self.feed();
+    }
+
+    pub const max_motion: i32 = 1 << 24;
+
+    fn addMotion(total: i32, delta: i32) i32 {
+        const sum = @as(i64, total) + delta;
+        return @intCast(std.math.clamp(sum, -max_motion, max_motion));
+    }
+
+    /// Host mouse motion not yet sent, for tests and the hostile-guest checks.
+    pub fn pendingMouse(self: *I8042) MouseMotion {
+        self.mutex.lock();
+        defer self.mutex.unlock();
+        return self.host_mouse;
+    }
+
+    /// Sends a waiting key or mouse packet, taking turns when both wait.
+    fn feed(self: *I8042) void {
+        if (self.mouse_turn) {
+            if (!self.feedMouse()) _ = self.feedKey();
+        } else {
+            if (!self.feedKey()) _ = self.feedMouse();
+        }
+    }
+
+    /// Sends one packet of host motion once the output buffer is empty and the mouse may
+    /// report; returns whether it did.
+    fn feedMouse(self: *I8042) bool {
+        if (self.queue_count != 0 or self.commandByte() & ctr_aux_disable != 0) return false;
+        const mouse = &self.mouse;
+        if (!mouse.reporting or mouse.remote_mode or mouse.awaiting != .none) return false;
+        // A byte for the mouse is on its way (0xD4 written, data not yet): do not answer it.
+        if (self.pending == .write_aux) return false;
+        if (!mouse.hasNews(&self.host_mouse)) return false;
+        var packet = Replies{};
+        mouse.packet(&self.host_mouse, &packet);
+        for (packet.slice()) |byte| self.enqueue(byte, .aux);
+        self.mouse_turn = false;
+        self.updateIrqs();
+        return true;
     }
 
     /// Host keys still waiting, the one being sent included.
@@ -163,12 +254,14 @@ pub const I8042 = struct {
         return self.keys_count;
     }
 
-    /// Sends the next waiting key once the output buffer is empty and the keyboard may talk.
-    fn feedKey(self: *I8042) void {
-        if (self.keys_count == 0 or self.queue_count != 0) return;
-        if (self.commandByte() & ctr_keyboard_disable != 0 or !self.keyboard.scanning) return;
+    /// Sends the next waiting key once the output buffer is empty and the keyboard may talk;
+    /// returns whether it did.
+    fn feedKey(self: *I8042) bool {
+        if (self.keys_count == 0 or self.queue_count != 0) return false;
+        if (self.commandByte() & ctr_keyboard_disable != 0 or !self.keyboard.scanning) return false;
         // A command's parameter byte still to come would take the key for its answer.
-        if (self.keyboard.awaiting != .none) return;
+        if (self.keyboard.awaiting != .none) return false;
+        if (self.firmware_keys) |firmware| if (firmware.fullFn(firmware.context)) return false;
         const set1 = self.keyboard.scancode_set == 1 or self.commandByte() & ctr_translate != 0;
         // Pause's release sends nothing: go on to the next key.
         while (self.keys_count > 0 and self.queue_count == 0) {
@@ -180,7 +273,9 @@ pub const I8042 = struct {
             assert(bytes.len <= queue_capacity);
             for (bytes.slice()) |byte| self.enqueue(byte, .keyboard);
         }
+        self.mouse_turn = true;
         self.updateIrqs();
+        return true;
     }
 
     fn commandByte(self: *const I8042) u8 {
@@ -263,7 +358,7 @@ pub const I8042 = struct {
 
     fn mouseCommand(self: *I8042, byte: u8) void {
         var replies = Replies{};
-        self.mouse.command(byte, &replies);
+        self.mouse.command(byte, &self.host_mouse, &replies);
         for (replies.slice()) |reply| self.enqueue(reply, .aux);
     }
 
@@ -306,6 +401,9 @@ pub const I8042 = struct {
         assert(self.queue_head < queue_capacity);
         assert(self.keys_count <= key_capacity);
         assert(self.keys_head < key_capacity);
+        for ([_]i32{ self.host_mouse.dx, self.host_mouse.dy, self.host_mouse.dz }) |axis| {
+            assert(axis >= -max_motion and axis <= max_motion);
+        }
         assert(!(self.keyboard_irq.level and self.mouse_irq.level));
         if (self.queue_count == 0) assert(!self.keyboard_irq.level and !self.mouse_irq.level);
     }
@@ -387,7 +485,8 @@ const KeyBytes = struct {
 
 /// The bytes a PS/2 device sends back for one command byte.
 const Replies = struct {
-    bytes: [4]u8 = undefined,
+    /// The longest: remote mode's read data, an acknowledgement and a four-byte packet.
+    bytes: [5]u8 = undefined,
     len: u8 = 0,
 
     fn add(self: *Replies, byte: u8) void {
@@ -506,7 +605,22 @@ const Keyboard = struct {
     }
 };
 
-/// A standard PS/2 mouse (device ID 0) as far as its command set goes.
+/// Host mouse motion and buttons waiting to be sent.
+pub const MouseMotion = struct {
+    /// Right.
+    dx: i32 = 0,
+    /// Up, as PS/2 counts it.
+    dy: i32 = 0,
+    /// The wheel, toward the user.
+    dz: i32 = 0,
+    /// Held now: bit 0 left, 1 right, 2 middle.
+    buttons: u3 = 0,
+    /// A packet is wanted even if nothing moved (`pokeMouse`).
+    poke: bool = false,
+};
+
+/// A PS/2 mouse: device ID 0, or 3 (IntelliMouse: a wheel in a fourth packet byte) once the
+/// guest has set the sample rates 200, 100 and 80 in a row.
 const Mouse = struct {
     /// Data reporting in stream mode (0xF4/0xF5).
     reporting: bool = false,
@@ -517,6 +631,12 @@ const Mouse = struct {
     /// Reports per second.
     sample_rate: u8 = 100,
     awaiting: Parameter = .none,
+    /// The last three sample rates set, newest last: the IntelliMouse knock.
+    rates: [3]u8 = .{ 0, 0, 0 },
+    /// ID 3: packets carry the wheel. Only a reset (0xFF) ends it.
+    wheel: bool = false,
+    /// The buttons the last packet reported.
+    reported_buttons: u3 = 0,
 
     const Parameter = enum { none, resolution, sample_rate };
 
@@ -525,6 +645,7 @@ const Mouse = struct {
     const set_resolution: u8 = 0xE8;
     const status_request: u8 = 0xE9;
     const set_stream_mode: u8 = 0xEA;
+    const read_data: u8 = 0xEB;
     const set_remote_mode: u8 = 0xF0;
     const get_id: u8 = 0xF2;
     const set_sample_rate: u8 = 0xF3;
@@ -532,24 +653,34 @@ const Mouse = struct {
     const disable_reporting: u8 = 0xF5;
     const set_defaults: u8 = 0xF6;
     const reset: u8 = 0xFF;
-    const id: u8 = 0x00;
+    const standard_id: u8 = 0x00;
+    const wheel_id: u8 = 0x03;
+    const wheel_knock = [3]u8{ 200, 100, 80 };
 
     const status_remote: u8 = 0x40;
     const status_enabled: u8 = 0x20;
     const status_scaling: u8 = 0x10;
 
-    fn command(self: *Mouse, byte: u8, replies: *Replies) void {
+    const packet_always_one: u8 = 0x08;
+    const packet_x_negative: u8 = 0x10;
+    const packet_y_negative: u8 = 0x20;
+
+    fn command(self: *Mouse, byte: u8, motion: *MouseMotion, replies: *Replies) void {
         const awaiting = self.awaiting;
         self.awaiting = .none;
         switch (awaiting) {
-            .none => self.newCommand(byte, replies),
+            .none => self.newCommand(byte, motion, replies),
             .resolution => self.resolution = byte & 0x03,
-            .sample_rate => self.sample_rate = byte,
+            .sample_rate => {
+                self.sample_rate = byte;
+                self.rates = .{ self.rates[1], self.rates[2], byte };
+                if (std.mem.eql(u8, &self.rates, &wheel_knock)) self.wheel = true;
+            },
         }
         if (awaiting != .none) replies.add(ack);
     }
 
-    fn newCommand(self: *Mouse, byte: u8, replies: *Replies) void {
+    fn newCommand(self: *Mouse, byte: u8, motion: *MouseMotion, replies: *Replies) void {
         switch (byte) {
             set_scaling_1to1 => self.scaling_2to1 = false,
             set_scaling_2to1 => self.scaling_2to1 = true,
@@ -559,8 +690,8 @@ const Mouse = struct {
             set_sample_rate => self.awaiting = .sample_rate,
             enable_reporting => self.reporting = true,
             disable_reporting => self.reporting = false,
-            set_defaults => self.* = .{},
-            status_request, get_id, reset => {},
+            set_defaults => self.* = .{ .wheel = self.wheel },
+            status_request, get_id, reset, read_data => {},
             else => {
                 replies.add(resend);
                 return;
@@ -569,26 +700,62 @@ const Mouse = struct {
         replies.add(ack);
         switch (byte) {
             status_request => {
-                replies.add(self.statusByte());
+                replies.add(self.statusByte(motion.buttons));
                 replies.add(self.resolution);
                 replies.add(self.sample_rate);
             },
-            get_id => replies.add(id),
+            get_id => replies.add(if (self.wheel) wheel_id else standard_id),
             reset => {
                 self.* = .{};
                 replies.add(self_test_ok);
-                replies.add(id);
+                replies.add(standard_id);
             },
+            // Remote mode's poll: a packet whether or not anything moved.
+            read_data => self.packet(motion, replies),
             else => {},
         }
     }
 
-    /// First byte of the 0xE9 reply; no buttons are ever held.
-    fn statusByte(self: *const Mouse) u8 {
+    /// Whether a packet has something to say: motion, or buttons that changed.
+    fn hasNews(self: *const Mouse, motion: *MouseMotion) bool {
+        // Without the wheel protocol the guest cannot be told about the wheel.
+        if (!self.wheel) motion.dz = 0;
+        return motion.poke or motion.dx != 0 or motion.dy != 0 or motion.dz != 0 or
+            motion.buttons != self.reported_buttons;
+    }
+
+    /// Takes one packet's worth of `motion` into `out`: X and Y are 9-bit two's complement
+    /// (sign in the first byte), the wheel a signed 4-bit count.
+    fn packet(self: *Mouse, motion: *MouseMotion, out: *Replies) void {
+        const dx = std.math.clamp(motion.dx, -256, 255);
+        const dy = std.math.clamp(motion.dy, -256, 255);
+        motion.dx -= dx;
+        motion.dy -= dy;
+        var first: u8 = packet_always_one | @as(u8, motion.buttons);
+        if (dx < 0) first |= packet_x_negative;
+        if (dy < 0) first |= packet_y_negative;
+        out.add(first);
+        out.add(@truncate(@as(u32, @bitCast(dx))));
+        out.add(@truncate(@as(u32, @bitCast(dy))));
+        if (self.wheel) {
+            const dz = std.math.clamp(motion.dz, -8, 7);
+            motion.dz -= dz;
+            out.add(@truncate(@as(u32, @bitCast(dz))));
+        }
+        self.reported_buttons = motion.buttons;
+        motion.poke = false;
+    }
+
+    /// First byte of the 0xE9 reply: mode bits, then the buttons (left bit 2, middle bit 1,
+    /// right bit 0).
+    fn statusByte(self: *const Mouse, buttons: u3) u8 {
         var value: u8 = 0;
         if (self.remote_mode) value |= status_remote;
         if (self.reporting) value |= status_enabled;
         if (self.scaling_2to1) value |= status_scaling;
+        if (buttons & 1 != 0) value |= 0x04;
+        if (buttons & 4 != 0) value |= 0x02;
+        if (buttons & 2 != 0) value |= 0x01;
         return value;
     }
 };
@@ -756,7 +923,8 @@ test "mouse commands through 0xD4" {
         .{ .send = &.{0xF6}, .expect = &.{0xFA} },
         .{ .send = &.{0xE9}, .expect = &.{ 0xFA, 0x00, 0x02, 0x64 } },
         .{ .send = &.{0xF5}, .expect = &.{0xFA} },
-        .{ .send = &.{0xEB}, .expect = &.{0xFE} },
+        .{ .send = &.{0xEB}, .expect = &.{ 0xFA, 0x08, 0x00, 0x00 } },
+        .{ .send = &.{0xEC}, .expect = &.{0xFE} },
     };
     for (exchanges) |exchange| {
         for (exchange.send) |byte| {
@@ -768,6 +936,155 @@ test "mouse commands through 0xD4" {
         try testing.expect(!rig.mouse_irq.level);
     }
     try testing.expectEqual(@as(u32, 0), rig.keyboard_irq.rises);
+}
+
+/// Reads one packet (or any bytes) the mouse sent, checking each is aux data.
+fn readAux(rig: *Rig, count: usize) ![5]u8 {
+    var bytes: [5]u8 = undefined;
+    for (bytes[0..count]) |*byte| {
+        try testing.expect(rig.status() & 0x21 == 0x21);
+        byte.* = rig.readData();
+    }
+    return bytes;
+}
+
+fn mouseSend(rig: *Rig, bytes: []const u8) void {
+    for (bytes) |byte| {
+        rig.command(0xD4);
+        rig.writeData(byte);
+    }
+}
+
+fn enableMouse(rig: *Rig) !void {
+    rig.command(0xA8);
+    rig.command(0x60);
+    rig.writeData(0x47);
+    mouseSend(rig, &.{0xF4});
+    try testing.expectEqual(@as(u8, 0xFA), (try readAux(rig, 1))[0]);
+}
+
+test "host mouse motion goes out in packets of at most 255 counts, with the buttons held" {
+    var rig = Rig{};
+    rig.setUp();
+    // Motion before the mouse reports waits, adding up.
+    rig.controller.pushMouse(200, -4, 0, 0);
+    rig.controller.pushMouse(100, -6, 0, 1);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    try enableMouse(&rig);
+    try testing.expect(rig.mouse_irq.level);
+    try testing.expectEqualSlices(u8, &.{ 0x29, 0xFF, 0xF6 }, (try readAux(&rig, 3))[0..3]);
+    try testing.expectEqualSlices(u8, &.{ 0x09, 0x2D, 0x00 }, (try readAux(&rig, 3))[0..3]);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    // A button released is news without motion; a large negative move takes -256 at a time.
+    rig.controller.pushMouse(-300, 0, 0, 0);
+    try testing.expectEqualSlices(u8, &.{ 0x18, 0x00, 0x00 }, (try readAux(&rig, 3))[0..3]);
+    try testing.expectEqualSlices(u8, &.{ 0x18, 0xD4, 0x00 }, (try readAux(&rig, 3))[0..3]);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    // Status request shows the buttons held: left is bit 2.
+    rig.controller.pushMouse(0, 0, 0, 1);
+    _ = try readAux(&rig, 3);
+    mouseSend(&rig, &.{0xE9});
+    try testing.expectEqualSlices(u8, &.{ 0xFA, 0x24, 0x02, 0x64 }, (try readAux(&rig, 4))[0..4]);
+    try testing.expectEqual(@as(u32, 0), rig.controller.dropped_bytes);
+}
+
+test "the IntelliMouse knock gives ID 3 and a wheel byte; only a reset ends it" {
+    var rig = Rig{};
+    rig.setUp();
+    try enableMouse(&rig);
+    // Without the knock the wheel is dropped: nothing to send.
+    rig.controller.pushMouse(0, 0, 5, 0);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    mouseSend(&rig, &.{ 0xF3, 200, 0xF3, 100, 0xF3, 80, 0xF2 });
+    try testing.expectEqualSlices(u8, &.{ 0xFA, 0xFA, 0xFA, 0xFA, 0xFA, 0xFA, 0xFA, 0x03 }, &.{
+        (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0],
+        (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0], (try readAux(&rig, 1))[0],
+    });
+    rig.controller.pushMouse(1, 1, 10, 0);
+    try testing.expectEqualSlices(u8, &.{ 0x08, 0x01, 0x01, 0x07 }, (try readAux(&rig, 4))[0..4]);
+    try testing.expectEqualSlices(u8, &.{ 0x08, 0x00, 0x00, 0x03 }, (try readAux(&rig, 4))[0..4]);
+    rig.controller.pushMouse(0, 0, -9, 0);
+    try testing.expectEqualSlices(u8, &.{ 0x08, 0x00, 0x00, 0xF8 }, (try readAux(&rig, 4))[0..4]);
+    try testing.expectEqualSlices(u8, &.{ 0x08, 0x00, 0x00, 0xFF }, (try readAux(&rig, 4))[0..4]);
+    // Set defaults keeps the wheel; reset does not.
+    mouseSend(&rig, &.{ 0xF6, 0xF2 });
+    try testing.expectEqualSlices(u8, &.{ 0xFA, 0xFA, 0x03 }, (try readAux(&rig, 3))[0..3]);
+    mouseSend(&rig, &.{ 0xFF, 0xF2 });
+    try testing.expectEqualSlices(u8, &.{ 0xFA, 0xAA, 0x00, 0xFA, 0x00 }, (try readAux(&rig, 5))[0..5]);
+}
+
+test "remote mode sends packets only when polled; a disabled aux port holds them" {
+    var rig = Rig{};
+    rig.setUp();
+    try enableMouse(&rig);
+    mouseSend(&rig, &.{0xF0});
+    _ = try readAux(&rig, 1);
+    rig.controller.pushMouse(3, 4, 0, 0);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    mouseSend(&rig, &.{0xEB});
+    try testing.expectEqualSlices(u8, &.{ 0xFA, 0x08, 0x03, 0x04 }, (try readAux(&rig, 4))[0..4]);
+    mouseSend(&rig, &.{0xEA});
+    _ = try readAux(&rig, 1);
+    rig.command(0xA7); // aux port off: motion waits
+    rig.controller.pushMouse(1, 0, 0, 0);
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    rig.command(0xA8);
+    try testing.expectEqualSlices(u8, &.{ 0x08, 0x01, 0x00 }, (try readAux(&rig, 3))[0..3]);
+}
+
+test "keys and mouse packets take turns; neither is lost" {
+    var rig = Rig{};
+    rig.setUp();
+    try enableMouse(&rig);
+    for (0..4) |_| {
+        try testing.expectEqual(I8042.PushResult.accepted, rig.controller.pushKey(key_a));
+    }
+    rig.controller.pushMouse(1000, 0, 0, 0);
+    var keys: u32 = 0;
+    var packets: u32 = 0;
+    var moved: i32 = 0;
+    var last_was_mouse = false;
+    var alternations: u32 = 0;
+    while (rig.status() & 0x01 != 0) {
+        if (rig.status() & 0x20 != 0) {
+            const packet = try readAux(&rig, 3);
+            moved += packet[1];
+            packets += 1;
+            if (!last_was_mouse) alternations += 1;
+            last_was_mouse = true;
+        } else {
+            try testing.expectEqual(@as(u8, 0x1E), rig.readData());
+            keys += 1;
+            if (last_was_mouse) alternations += 1;
+            last_was_mouse = false;
+        }
+    }
+    try testing.expectEqual(@as(u32, 4), keys);
+    try testing.expectEqual(@as(u32, 4), packets);
+    try testing.expectEqual(@as(i32, 1000), moved);
+    try testing.expect(alternations >= 7);
+}
+
+test "host keys wait while the firmware's own key buffer is full, and go on when polled" {
+    var rig = Rig{};
+    rig.setUp();
+    const Firmware = struct {
+        full: bool = true,
+        fn isFull(context: *anyopaque) bool {
+            const self: *@This() = @ptrCast(@alignCast(context));
+            return self.full;
+        }
+    };
+    var firmware = Firmware{};
+    rig.controller.firmware_keys = .{ .context = &firmware, .fullFn = Firmware.isFull };
+    try testing.expectEqual(I8042.PushResult.accepted, rig.controller.pushKey(key_a));
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    rig.controller.poll();
+    try testing.expectEqual(@as(u8, 0), rig.status() & 0x01);
+    firmware.full = false;
+    rig.controller.poll();
+    try testing.expectEqual(@as(u8, 0x1E), rig.readData());
+    try testing.expectEqual(@as(u8, 0), rig.controller.pendingKeys());
 }
 
 test "reset via 0xFE, the output port and the pulse commands" {
@@ -957,7 +1274,12 @@ test "hostile guest: random accesses never panic and keep invariants" {
         switch (random.uintLessThan(u8, 8)) {
             0...3 => rig.controller.read(offset, data[0..width]),
             4...6 => rig.controller.write(offset, data[0..width]),
-            else => _ = rig.controller.pushKey(.{ .set1 = (data[0] & 0x7F) | 1, .set2 = 0x1C, .kind = @enumFromInt(data[1] & 3), .released = data[2] & 1 != 0 }),
+            else => if (data[3] & 1 == 0) {
+                _ = rig.controller.pushKey(.{ .set1 = (data[0] & 0x7F) | 1, .set2 = 0x1C, .kind = @enumFromInt(data[1] & 3), .released = data[2] & 1 != 0 });
+            } else {
+                const big = std.math.maxInt(i32);
+                rig.controller.pushMouse(if (data[0] & 1 == 0) big else -big, @as(i8, @bitCast(data[1])), @as(i8, @bitCast(data[2])), @truncate(data[3] >> 1));
+            },
         }
         rig.controller.checkInvariants();
         try testing.expectEqual(rig.controller.keyboard_irq.level, rig.keyboard_irq.level);

@@ -127,3 +127,11 @@ export async function hostileKernel(action: HostileAction): Promise<string> {
   await Deno.writeFile(path, wrapAsBzImage(withAction));
   return path;
 }
+
+/** Another tests/guests guest (e.g. `vmmouse`) as a bzImage in a temp file. */
+export async function guestKernel(name: string): Promise<string> {
+  const code = await assembleGuest(name);
+  const path = await Deno.makeTempFile({ prefix: `vmctl-${name}-`, suffix: ".bzImage" });
+  await Deno.writeFile(path, wrapAsBzImage(code));
+  return path;
+}

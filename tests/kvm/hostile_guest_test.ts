@@ -29,9 +29,20 @@ function assertNoVmctlError(result: VmctlResult): void {
   assert(bad.length === 0, `vmctl reported a problem: ${bad.join(" | ")}\n${describe(result)}`);
 }
 
-Deno.test("hostile guest: port and MMIO fuzzing leaves vmctl serving the guest, ACPI S5 ends it", async () => {
+Deno.test("hostile guest: port and MMIO fuzzing, keys and mouse moves pouring in, leaves vmctl serving the guest, ACPI S5 ends it", async () => {
   const kernel = await hostileKernel("p");
-  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, "-t", "120"]);
+  // The i8042 gets random commands and data (LEDs, scancode sets, mouse commands through 0xD4)
+  // while the host types and moves the mouse without pause, and COM1 is watched for a pattern.
+  const schedule = [
+    ...["--key-interval", "0", "--type", `0:${"hostile 0123 !@#\n".repeat(40)}`],
+    ...["-k", "+0:ctrl+alt+f1,pause,printscreen,kpenter,rightalt+up"],
+    ...Array.from(
+      { length: 20 },
+      (_, i) => ["--mouse", `+5:${300 - i * 31},-${i * 17},${i % 8},${i - 9}`],
+    ).flat(),
+    ...["--fail-on", "never printed by this guest"],
+  ];
+  const result = await runVmctl(["run", "-r", "64", "--kernel", kernel, ...schedule, "-t", "120"]);
   assert(result.code === 0, `expected power off (exit 0)\n${describe(result)}`);
   assert(result.stdout.includes(MARKER), `guest marker missing\n${describe(result)}`);
   assert(result.stderr.includes("powered off"), `no power-off summary\n${describe(result)}`);

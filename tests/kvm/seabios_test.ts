@@ -30,6 +30,22 @@ Deno.test("with nothing to boot, SeaBIOS says so on COM1 and on the VGA screen; 
   assert.equal(count(run.stdout, "No bootable device."), 2, describe(run));
 });
 
+Deno.test("--boot-menu: SeaBIOS offers its boot menu and esc opens it; without the option it never asks", async () => {
+  const menu = await new Vmctl([
+    ...["-r", "128", "-t", "60", "--boot-menu", "--expect-timeout", "30"],
+    ...["--expect", "Press ESC for boot menu", "--send-keys", "esc"],
+    ...["--success-on", "Select boot device"],
+  ]).finish();
+  assert.ok(!menu.hung, describe(menu));
+  assert.equal(menu.code, 0, describe(menu));
+  assert.match(menu.stderr, /--success-on "Select boot device" matched/, describe(menu));
+  const plain = await new Vmctl([
+    ...["-r", "128", "-t", "60", "--fail-on", "Press ESC", "--success-on", "No bootable device"],
+  ]).finish();
+  assert.equal(plain.code, 0, describe(plain));
+  assert.match(plain.stderr, /--success-on "No bootable device" matched/, describe(plain));
+});
+
 Deno.test("Linux through SeaBIOS's linuxboot ROM: PCI, ACPI and serial IRQ as on a PC; poweroff exits 0", async () => {
   const args = await bootArgs("platform", ["-b", "seabios", "-r", "256", "-t", GUEST_LIMIT_S]);
   const run = await new Vmctl(args).finish();

@@ -251,3 +251,83 @@ Deno.test("bad key schedules: unknown key names, malformed delays, bad escapes a
     assertOneLineError(await runVmctl(["run", "--kernel", kernel, ...args]), expected);
   }
 });
+
+Deno.test("bad console automation and exit port: patterns, escapes, keys, timeouts, ports", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--expect", ""], /--expect needs a pattern: text, or re:REGEX/],
+    [["--expect", "re:("], /--expect re:\(: not a regular expression .*drop the 're:' prefix/],
+    [["--fail-on", "re:[a"], /--fail-on re:\[a: not a regular expression/],
+    [["--send", "a\\qb"], /--send a\\qb: unknown escape '\\q': the escapes are \\n, \\r, \\t, \\e/],
+    [["--send-keys", "ctrl+flurb"], /--send-keys ctrl\+flurb: unknown key 'flurb'/],
+    [["--send-keys", ""], /--send-keys : give keys, e\.g\. --send-keys ctrl\+x/],
+    [["--send-text", "grüße"], /--send-text grüße: cannot type U\+00fc/],
+    [["--expect-timeout", "0"], /--expect-timeout 0: the expect timeout is a positive number/],
+    [["--expect-timeout", "soon"], /--expect-timeout soon: the expect timeout is a positive/],
+    [["--expect-screen", "login:", "--vga", "none"], /--vga none gives it none: drop --vga none/],
+    [["--exit-port", "0x10000"], /--exit-port 0x10000: the port is a number from 0 to 0xFFFE/],
+    [["--exit-port", "-1"], /--exit-port -1: the port is a number from 0 to 0xFFFE/],
+    [["--exit-port", "0x501", "--exit-port", "0x502"], /option --exit-port was given twice/],
+    [["-b", "none", "--boot-menu"], /--boot-menu is SeaBIOS's boot menu, and -b none has none/],
+    [["--mouse", "1000:5"], /--mouse 1000:5: write DX,DY\[,BUTTONS\[,WHEEL\]\]: whole counts/],
+    [["--mouse", "1000:5,5,9"], /--mouse 1000:5,5,9: write DX,DY.*BUTTONS 0-7/],
+    [["--mouse", "x:5,5"], /--mouse x:5,5: write DELAY_MS:DX,DY\[,BUTTONS\[,WHEEL\]\], e\.g\./],
+    [["--mouse-abs", "0:-1,5"], /--mouse-abs 0:-1,5: write X,Y\[,BUTTONS\[,WHEEL\]\]: a pixel/],
+    [["--mouse-abs", "0:1,1", "--vga", "none"], /--mouse-abs points at the guest's screen/],
+    [["--send-mouse", "1,2,3,4,5"], /--send-mouse 1,2,3,4,5: write DX,DY/],
+  ];
+  for (const [args, expected] of cases) {
+    assertOneLineError(await runVmctl(["run", "--kernel", kernel, ...args]), expected);
+  }
+});
+
+Deno.test("--monitor: a bad spec, a path that is not a socket, a socket someone serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmctl-monitor-" });
+  try {
+    const file = `${dir}/file`;
+    await Deno.writeTextFile(file, "not a socket\n");
+    const live = `${dir}/live.sock`;
+    const listener = Deno.listen({ transport: "unix", path: live });
+    try {
+      const cases: [string[], RegExp][] = [
+        [["--monitor", "/tmp/x.sock"], /--monitor \/tmp\/x\.sock: write unix:PATH, e\.g\./],
+        [["--monitor", `unix:${file}`], /the path exists and is not a socket: choose another/],
+        [["--monitor", `unix:${live}`], /another process serves this socket: choose another path/],
+        [["--monitor", `unix:${dir}/missing/x.sock`], /--monitor .*: cannot listen there/],
+      ];
+      for (const [args, expected] of cases) {
+        assertOneLineError(await runVmctl(["run", "--kernel", kernel, ...args]), expected);
+      }
+    } finally {
+      listener.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--monitor takes over a stale socket left by a killed process, and removes it on exit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmctl-monitor-" });
+  try {
+    const path = `${dir}/vm.sock`;
+    const code = `Deno.listen({ transport: "unix", path: ${JSON.stringify(path)} }); ` +
+      "setInterval(() => {}, 1000);";
+    const holder = new Deno.Command(Deno.execPath(), { args: ["eval", code] }).spawn();
+    const deadline = performance.now() + 30_000;
+    while (!(await Deno.lstat(path).then((info) => info.isSocket === true, () => false))) {
+      assert(performance.now() < deadline, "the holder process never made its socket");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    holder.kill("SIGKILL");
+    await holder.status;
+    assert((await Deno.lstat(path)).isSocket === true, "the killed holder left its socket behind");
+    // vmctl gets past the socket and stops at the missing KVM device, closing the socket.
+    const result = await runVmctl(["run", "--kernel", kernel, "--monitor", `unix:${path}`], {
+      env: { VMCTL_KVM_DEVICE: "/nonexistent/kvm" },
+    });
+    assertOneLineError(result, /\/nonexistent\/kvm does not exist/);
+    const left = await Deno.lstat(path).then(() => true, () => false);
+    assert(!left, "vmctl left its socket behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { comboEvents, packKey, terminalKey, textEvents } from "../../lib/keys.ts";
+import { bootCommandItems, comboEvents, packKey, terminalKey, textEvents } from "../../lib/keys.ts";
 import { parseKeySteps } from "../../lib/key_schedule.ts";
 import { TerminalKeyboard } from "../../lib/terminal_keyboard.ts";
 
@@ -111,4 +111,32 @@ Deno.test("-g's keyboard: a full queue takes fewer bytes, and no key goes out tw
   assert.deepEqual(pushed, expected);
   keyboard.target = undefined;
   assert.equal(keyboard.send(bytes), 0);
+});
+
+Deno.test("Packer's boot command: text, special keys in any case, held modifiers, pauses", () => {
+  const items = bootCommandItems(
+    "<Esc><wait>ab<ENTER><leftCtrlOn>x<leftCtrlOff><wait5><wait1m30s><wait500ms>1<2",
+  );
+  const strokes = (spec: string) => ({ kind: "stroke", events: comboEvents(spec) });
+  const [ctrlDown] = comboEvents("ctrl");
+  assert.deepEqual(items, [
+    strokes("esc"),
+    { kind: "wait", ms: 1000 },
+    strokes("a"),
+    strokes("b"),
+    strokes("enter"),
+    { kind: "stroke", events: [{ key: ctrlDown.key, released: false }] },
+    strokes("x"),
+    { kind: "stroke", events: [{ key: ctrlDown.key, released: true }] },
+    { kind: "wait", ms: 5000 },
+    { kind: "wait", ms: 90_000 },
+    { kind: "wait", ms: 500 },
+    strokes("1"),
+    strokes("shift+comma"),
+    strokes("2"),
+  ]);
+  // Brackets around something that is not a name are text; an unknown name is a mistake.
+  assert.equal(bootCommandItems("a <b c> d").length, 9);
+  assert.throws(() => bootCommandItems("<entr>"), /unknown special key <entr>/);
+  assert.throws(() => bootCommandItems("<wait5x>"), /unknown special key|bad pause/);
 });
