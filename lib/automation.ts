@@ -13,6 +13,7 @@
  * as it is, whenever it changes. Steps run across guest reboots; the watches see every byte.
  * @module
  */
+import { sendToConsole } from "./console.ts";
 import { UserError } from "./errors.ts";
 import {
   type BootCommandItem,
@@ -396,12 +397,11 @@ export class Automation {
     return true;
   }
 
-  async #send(bytes: Uint8Array): Promise<void> {
-    let rest = bytes;
-    while (rest.length > 0 && !this.#finished) {
-      rest = rest.subarray(this.target?.send(rest) ?? 0);
-      if (rest.length > 0) await this.#sleep(5);
-    }
+  #send(bytes: Uint8Array): Promise<void> {
+    return sendToConsole(bytes, () => this.target, {
+      sleep: (ms) => this.#sleep(ms),
+      stopped: () => this.#finished,
+    });
   }
 
   /** Keystrokes `--key-interval` apart, as Packer's boot command types them, and its pauses. */

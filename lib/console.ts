@@ -12,6 +12,29 @@ export interface ConsoleTarget {
   send(bytes: Uint8Array): number;
 }
 
+/** How {@linkcode sendToConsole} waits and knows when to give up. */
+export interface ConsoleSender {
+  sleep(ms: number): Promise<void>;
+  stopped(): boolean;
+}
+
+/** How long a full receive buffer is left to drain before the rest is offered again. */
+const FULL_RETRY_MS = 5;
+
+/** Hands `bytes` to whatever `target()` is, waiting while its receive buffer is full (or there is
+ * no machine, between boots), until all are taken or `stopped()`. */
+export async function sendToConsole(
+  bytes: Uint8Array,
+  target: () => ConsoleTarget | undefined,
+  sender: ConsoleSender,
+): Promise<void> {
+  let rest = bytes;
+  while (rest.length > 0 && !sender.stopped()) {
+    rest = rest.subarray(target()?.send(rest) ?? 0);
+    if (rest.length > 0) await sender.sleep(FULL_RETRY_MS);
+  }
+}
+
 /** Reads stdin and feeds the current target until stopped or stdin ends. */
 export class Console {
   #target: ConsoleTarget | undefined;
@@ -78,12 +101,10 @@ export class Console {
   }
 
   /** Hands bytes to the guest, waiting while its receive buffer is full. */
-  async #deliver(bytes: Uint8Array): Promise<void> {
-    let rest = bytes;
-    while (rest.length > 0 && !this.#stopped) {
-      const accepted = this.#target ? this.#target.send(rest) : 0;
-      rest = rest.subarray(accepted);
-      if (rest.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  #deliver(bytes: Uint8Array): Promise<void> {
+    return sendToConsole(bytes, () => this.#target, {
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      stopped: () => this.#stopped,
+    });
   }
 }

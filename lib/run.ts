@@ -4,7 +4,7 @@
  * @module
  */
 import type { RunConfig } from "./config.ts";
-import { Console } from "./console.ts";
+import { Console, sendToConsole } from "./console.ts";
 import { UserError } from "./errors.ts";
 import { type MachineExit, runUntilExit, StopSwitch } from "./exit_loop.ts";
 import {
@@ -181,6 +181,8 @@ export async function run(config: RunConfig): Promise<number> {
       if (config.showRegs) Deno.stderr.writeSync(encode(formatRegisters(machine.registers(0))));
       if (config.verbose) {
         say(`boot ${boots}: ${machine.unclaimedAccesses()} unclaimed port/MMIO accesses`);
+        const missed = machine.consoleBytesLost();
+        if (missed > 0n) say(`boot ${boots}: --expect and --fail-on missed ${missed} COM1 bytes`);
       }
       serialBytes += machine.serialBytes();
       for (const [kind, count] of Object.entries(machine.exitCounts())) {
@@ -269,13 +271,7 @@ function monitorHandler(context: MonitorContext): MonitorHandler {
     },
     key: (keys) => strokes(keys.split(",").map(comboEvents)),
     type: (text) => strokes(textEvents(text)),
-    async send(text) {
-      let rest = encode(text);
-      while (rest.length > 0 && !stopped()) {
-        rest = rest.subarray(context.machine()?.send(rest) ?? 0);
-        if (rest.length > 0) await sleep(5);
-      }
-    },
+    send: (text) => sendToConsole(encode(text), context.machine, { sleep, stopped }),
     mouse(dx, dy, buttons, wheel) {
       const move = parseMouseMove(`${dx},${dy},${buttons},${wheel}`);
       context.machine()?.moveMouse(move.dx, move.dy, move.wheel, move.buttons);
